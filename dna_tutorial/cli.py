@@ -1,0 +1,171 @@
+"""The command line: ``dna-tutorial run | parity | bench | predict``.
+
+Every command turns bad input into one clear line on stderr and exit status 2, never
+a stack trace.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from dna_tutorial import spec
+from dna_tutorial.config import FRAMEWORKS, RunConfig
+from dna_tutorial.errors import USER_ERRORS
+
+EXIT_USAGE = 2
+
+
+class CLIError(Exception):
+    """A problem with the user's input, reported as one line without a traceback."""
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {value}")
+    return value
+
+
+def _frameworks(choice: str) -> tuple[str, ...]:
+    return FRAMEWORKS if choice == "both" else (choice,)
+
+
+def _add_run(sub) -> None:
+    p = sub.add_parser(
+        "run",
+        help="run the whole tutorial and write a report",
+        description="Run the tutorial (score, encode, split, train linear and CNN models "
+        "and the footnote-2 classifier, evaluate, inspect filters) in one or both ports and "
+        "write metrics.json, plots and index.html to --out.",
+    )
+    p.add_argument(
+        "--framework",
+        choices=(*FRAMEWORKS, "both"),
+        default="both",
+        help="which port to run (default: both, side by side)",
+    )
+    p.add_argument(
+        "--epochs",
+        type=_positive_int,
+        default=spec.EPOCHS,
+        help=f"training epochs per model (default {spec.EPOCHS})",
+    )
+    p.add_argument("--seed", type=int, default=spec.SEED, help=f"seed (default {spec.SEED})")
+    p.add_argument(
+        "--batch-size",
+        type=_positive_int,
+        default=spec.BATCH_SIZE,
+        help=f"training batch size (default {spec.BATCH_SIZE})",
+    )
+    p.add_argument(
+        "--lr",
+        type=_positive_float,
+        default=spec.LEARNING_RATE,
+        help=f"SGD learning rate (default {spec.LEARNING_RATE})",
+    )
+    p.add_argument(
+        "--patience",
+        type=_positive_int,
+        default=spec.PATIENCE,
+        help="stop after this many epochs without a better validation loss",
+    )
+    p.add_argument(
+        "--models",
+        nargs="+",
+        choices=("linear", "cnn", "cnn2d", "classifier"),
+        help="models to train (default: linear, cnn and classifier)",
+    )
+    p.add_argument(
+        "--device", choices=("cpu", "cuda"), default="cpu", help="where to train (default cpu)"
+    )
+    p.add_argument(
+        "--jax-init",
+        choices=("torch", "flax"),
+        default="torch",
+        help="JAX weight init: like PyTorch's defaults (default) or Flax's",
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=Path("report"),
+        help="output directory (default ./report); replaced if it holds a report",
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument(
+        "--verbose",
+        action="store_true",
+        help="print the notebook's 'E{epoch} | train loss | val loss' lines",
+    )
+    p.set_defaults(handler=_cmd_run)
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from dna_tutorial.pipeline import run
+
+    cfg = RunConfig(
+        frameworks=_frameworks(args.framework),
+        epochs=args.epochs,
+        seed=args.seed,
+        batch_size=args.batch_size,
+        learning_rate=args.lr,
+        patience=args.patience,
+        models=tuple(args.models or ()),
+        device=args.device,
+        weight_init=args.jax_init,
+    )
+    start = time.perf_counter()
+    metrics = run(cfg, args.out, progress=not args.quiet, verbose=args.verbose)
+    for fw in cfg.frameworks:
+        for name, m in metrics[fw]["models"].items():
+            score = (
+                f"R^2 {m['test_r2']:.3f}"
+                if "test_r2" in m
+                else f"accuracy {m['test_accuracy']:.3f}"
+            )
+            secs = metrics[fw]["timing"][name]["train_seconds"]
+            print(f"{fw:5s} {name:10s} test {score}  ({secs:.1f} s training)")
+    print(f"report: {args.out / 'index.html'}  ({time.perf_counter() - start:.0f} s)")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="dna-tutorial",
+        description="'Modeling DNA sequences with PyTorch', in PyTorch and in JAX/Flax.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_run(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.handler(args)
+    except (CLIError, *USER_ERRORS) as err:
+        print(f"dna-tutorial {args.command}: error: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,198 @@
+"""Every figure of the tutorial, drawn from plain arrays so both ports share one drawing.
+
+Figures are built with ``matplotlib.figure.Figure`` directly (no pyplot, no global state,
+no display needed) and saved as PNG; the interactive chart is Altair, saved as one
+self-contained HTML file that works offline (Vega's JavaScript is inlined).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import altair as alt
+import logomaker
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+
+from dna_tutorial.sequences import count_motif
+from dna_tutorial.spec import ALPHABET, CLASS_EDGES, MOTIF_BONUSES
+
+_DPI = 110
+_MODEL_COLOURS = {"linear": "tab:blue", "cnn": "tab:orange", "cnn2d": "tab:green"}
+
+
+def _save(fig: Figure, path: str | Path) -> Path:
+    path = Path(path)
+    fig.savefig(path, dpi=_DPI, bbox_inches="tight")
+    return path
+
+
+def score_histogram(scores: np.ndarray, path: str | Path) -> Path:
+    """Step 1: the distribution of scores, with the three motif groups marked."""
+    fig = Figure(figsize=(7, 3.5))
+    ax = fig.subplots()
+    ax.hist(scores, bins=60, color="tab:gray")
+    for edge in CLASS_EDGES:
+        ax.axvline(edge, color="tab:red", linestyle=":", linewidth=1)
+    top = ax.get_ylim()[1]
+    for x, label in [(5, "GCG (-10)"), (15, "no motif"), (25, "TAT (+10)")]:
+        ax.text(x, top * 0.92, label, ha="center", fontsize=9)
+    ax.set(xlabel="score", ylabel="sequences", title=f"Scores of {len(scores):,} sequences")
+    return _save(fig, path)
+
+
+def loss_curves(histories: Mapping[str, Mapping[str, Sequence[float]]], path: str | Path) -> Path:
+    """Step 5: train (solid) and validation (dashed) loss per epoch, one colour per model.
+
+    Regression models share the left panel (MSE); a classifier, if present, gets the
+    right panel (cross-entropy), since the two losses are on different scales.
+    """
+    regress = {k: v for k, v in histories.items() if k != "classifier"}
+    panels = [(regress, "MSE loss")] if regress else []
+    if "classifier" in histories:
+        panels.append(({"classifier": histories["classifier"]}, "cross-entropy loss"))
+    fig = Figure(figsize=(6.5 * len(panels), 4))
+    for ax, (group, ylabel) in zip(np.atleast_1d(fig.subplots(1, len(panels))), panels):
+        for name, hist in group.items():
+            colour = _MODEL_COLOURS.get(name, "tab:purple")
+            epochs = np.arange(len(hist["train"]))
+            ax.plot(epochs, hist["train"], color=colour, label=f"{name} train")
+            ax.plot(epochs, hist["val"], color=colour, linestyle="--", label=f"{name} val")
+        ax.set(xlabel="epoch", ylabel=ylabel)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.legend()
+    fig.suptitle("Loss per epoch")
+    return _save(fig, path)
+
+
+def parity_plot(
+    model_name: str, truth: np.ndarray, pred: np.ndarray, r2: float, path: str | Path
+) -> Path:
+    """Step 6: predicted against actual test scores with the y = x line."""
+    fig = Figure(figsize=(4.5, 4.5))
+    ax = fig.subplots()
+    ax.scatter(truth, pred, s=4, alpha=0.2)
+    lo, hi = float(min(truth.min(), pred.min())), float(max(truth.max(), pred.max()))
+    ax.plot([lo, hi], [lo, hi], color="tab:red", linewidth=1)
+    ax.set(xlabel="actual score", ylabel="predicted score", title=f"{model_name} (R² = {r2:.3f})")
+    return _save(fig, path)
+
+
+def confusion_plot(confusion: np.ndarray, class_names: Sequence[str], path: str | Path) -> Path:
+    """Footnote 2: the classifier's confusion matrix on the test set (rows: true class)."""
+    confusion = np.asarray(confusion)
+    fig = Figure(figsize=(1.6 * len(class_names) + 2, 1.4 * len(class_names) + 1.5))
+    ax = fig.subplots()
+    ax.imshow(confusion, cmap="Blues")
+    for (i, j), count in np.ndenumerate(confusion):
+        colour = "white" if count > confusion.max() / 2 else "black"
+        ax.text(j, i, f"{count:,}", ha="center", va="center", color=colour)
+    ticks = range(len(class_names))
+    ax.set_xticks(ticks, class_names, rotation=20, ha="right")
+    ax.set_yticks(ticks, class_names)
+    accuracy = np.trace(confusion) / max(confusion.sum(), 1)
+    ax.set(xlabel="predicted", ylabel="true", title=f"classifier (accuracy {accuracy:.3f})")
+    return _save(fig, path)
+
+
+def predictions_chart(
+    tables: Mapping[str, pd.DataFrame], path: str | Path, title: str = "Test-set predictions"
+) -> Path:
+    """Step 6: an interactive parity chart per model, saved as self-contained offline HTML.
+
+    Each table has columns ``seq, truth, pred``. Hovering a point shows the sequence, the
+    actual and predicted scores and its TAT / GCG counts; drag to pan, scroll to zoom.
+    """
+    charts = []
+    for i, (name, table) in enumerate(tables.items()):
+        df = table[["seq", "truth", "pred"]].rename(
+            columns={"truth": "actual", "pred": "predicted"}
+        )
+        for motif in MOTIF_BONUSES:
+            df[motif] = count_motif(df["seq"].tolist(), motif)
+        charts.append(
+            alt.Chart(df, title=name)
+            .mark_circle(size=30, opacity=0.35)
+            .encode(
+                x=alt.X("actual:Q", scale=alt.Scale(zero=False)),
+                y=alt.Y("predicted:Q", scale=alt.Scale(zero=False)),
+                color=alt.Color("TAT:O", title="TAT count"),
+                tooltip=[
+                    "seq:N",
+                    alt.Tooltip("actual:Q", format=".3f"),
+                    alt.Tooltip("predicted:Q", format=".3f"),
+                    *MOTIF_BONUSES,
+                ],
+            )
+            .properties(width=360, height=360)
+            .interactive(name=f"zoom{i}")  # each panel pans and zooms on its own
+        )
+    with alt.data_transformers.disable_max_rows():
+        chart = alt.hconcat(*charts).properties(title=title)
+        path = Path(path)
+        chart.save(path, format="html", inline=True)
+    return path
+
+
+def filter_heatmaps(weights: np.ndarray, path: str | Path, num_cols: int = 8) -> Path:
+    """Step 7: each first-layer filter (F, 4, k) as a 4 x k heatmap of its raw weights."""
+    num_filters = len(weights)
+    rows = math.ceil(num_filters / num_cols)
+    fig = Figure(figsize=(1.6 * num_cols, 1.6 * rows), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(rows, num_cols)).ravel()
+    vmax = float(np.abs(weights).max())
+    for i, ax in enumerate(axes):
+        ax.axis("off")
+        if i < num_filters:
+            ax.imshow(weights[i], cmap="RdBu_r", vmin=-vmax, vmax=vmax, aspect="auto")
+            ax.set_title(f"filter {i}", fontsize=8)
+            ax.axis("on")
+            ax.set_xticks([])
+            ax.set_yticks(range(len(ALPHABET)), list(ALPHABET), fontsize=7)
+    fig.suptitle("First-layer filter weights (rows A, C, G, T)")
+    return _save(fig, path)
+
+
+def filter_logos(
+    counts: np.ndarray, path: str | Path, num_cols: int = 8, title: str | None = None
+) -> Path:
+    """Step 7: each filter's activation PWM (F, k, 4 letter counts) as an information logo.
+
+    Counts become information content with logomaker (pseudocount 1); a filter that never
+    fired has a flat, empty logo.
+    """
+    num_filters = len(counts)
+    rows = math.ceil(num_filters / num_cols)
+    fig = Figure(figsize=(1.8 * num_cols, 1.8 * rows), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(rows, num_cols)).ravel()
+    for i, ax in enumerate(axes):
+        ax.axis("off")
+        if i >= num_filters:
+            continue
+        fired = int(counts[i][0].sum())  # every activation adds one letter per position
+        ax.set_title(f"filter {i} (n={fired:,})", fontsize=8)
+        if fired == 0:
+            ax.text(
+                0.5,
+                0.5,
+                "never fired",
+                ha="center",
+                va="center",
+                fontsize=8,
+                color="gray",
+                transform=ax.transAxes,
+            )
+            continue
+        frame = pd.DataFrame(np.asarray(counts[i], dtype=np.float64), columns=list(ALPHABET))
+        info = logomaker.transform_matrix(frame, from_type="counts", to_type="information")
+        logomaker.Logo(info, ax=ax, color_scheme="classic")
+        ax.set_ylim(0, 2)
+        ax.axis("on")
+        ax.set_xticks([])
+        ax.tick_params(labelsize=6)
+    fig.suptitle(title or "Filter logos from activations (bits)")
+    return _save(fig, path)

@@ -1,0 +1,306 @@
+"""What a port hands back after the tutorial, and the report written from it.
+
+Each port's ``tutorial.run_tutorial`` returns a :class:`PortResult` holding plain NumPy
+arrays and numbers. Everything from there on (metrics, plots, the MEME file, the HTML
+page) is written here once, so the two ports' reports are comparable by construction.
+"""
+
+from __future__ import annotations
+
+import html
+import statistics
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from dna_tutorial import motifs, plots
+from dna_tutorial.recipe import r2_score
+
+#: The file whose presence marks a directory as a report (safe to replace on a rerun).
+METRICS_FILE = "metrics.json"
+FRAMEWORK_TITLES = {"torch": "PyTorch reference", "jax": "JAX / Flax port"}
+
+
+@dataclass
+class ModelResult:
+    """One trained model: its loss history, epoch times and test-set predictions."""
+
+    name: str
+    task: str  # "regress" or "classify"
+    train_loss: list[float]
+    val_loss: list[float]
+    epoch_seconds: list[float]
+    stopped_early: bool
+    test_truth: np.ndarray  # (N_test,) float32 scores, or int64 class labels
+    test_pred: np.ndarray  # (N_test,) float32 predictions, or (N_test, C) float32 logits
+
+    def metrics(self, num_classes: int = 0) -> dict:
+        """Test metrics plus final losses; all deterministic for a given seed."""
+        out: dict = {
+            "epochs_run": len(self.train_loss),
+            "stopped_early": self.stopped_early,
+            "final_train_loss": self.train_loss[-1] if self.train_loss else None,
+            "final_val_loss": self.val_loss[-1] if self.val_loss else None,
+        }
+        if self.task == "regress":
+            out["test_r2"] = r2_score(self.test_truth, self.test_pred)
+            out["test_mse"] = float(np.mean((self.test_truth - self.test_pred) ** 2))
+        else:
+            confusion = self.confusion(num_classes)
+            out["test_accuracy"] = float(np.trace(confusion) / confusion.sum())
+            out["test_confusion"] = confusion.tolist()
+        return out
+
+    def confusion(self, num_classes: int) -> np.ndarray:
+        """Counts of (true class, predicted class) on the test set: int64 (C, C)."""
+        pred = self.test_pred.argmax(axis=1)
+        confusion = np.zeros((num_classes, num_classes), dtype=np.int64)
+        np.add.at(confusion, (self.test_truth, pred), 1)
+        return confusion
+
+    def timing(self) -> dict:
+        """Wall-clock seconds: total, first epoch (JAX compiles then) and the steady median."""
+        secs = self.epoch_seconds
+        steady = statistics.median(secs[1:]) if len(secs) > 1 else (secs[0] if secs else None)
+        return {
+            "train_seconds": float(sum(secs)),
+            "first_epoch_seconds": secs[0] if secs else None,
+            "steady_epoch_seconds": steady,
+        }
+
+
+@dataclass
+class FilterResult:
+    """Step 7 for one conv model: raw weights (F, 4, k) and activation counts (F, k, 4)."""
+
+    model: str
+    weights: np.ndarray
+    counts: np.ndarray
+    num_seqs: int
+    act_thresh: float
+
+
+@dataclass
+class PortResult:
+    """Everything one port computed in one run of the tutorial."""
+
+    framework: str  # "torch" or "jax"
+    device: str
+    models: dict[str, ModelResult]
+    test_seqs: list[str]
+    scores: np.ndarray | None = None  # step 1's scores, when the port computed them
+    spot_checks: pd.DataFrame | None = None
+    filters: list[FilterResult] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def write_port_report(result: PortResult, out: Path, class_names: tuple[str, ...]) -> dict:
+    """Draw every plot of ``result`` into ``out`` and return its metrics section."""
+    out.mkdir(parents=True, exist_ok=True)
+    files: list[str] = []
+
+    def keep(path: Path) -> None:
+        files.append(path.name)
+
+    if result.scores is not None:
+        keep(plots.score_histogram(result.scores, out / "score_histogram.png"))
+    histories = {
+        name: {"train": m.train_loss, "val": m.val_loss} for name, m in result.models.items()
+    }
+    keep(plots.loss_curves(histories, out / "loss_curves.png"))
+    metrics = {name: m.metrics(len(class_names)) for name, m in result.models.items()}
+    tables = {}
+    for name, model in result.models.items():
+        if model.task == "regress":
+            r2 = metrics[name]["test_r2"]
+            keep(
+                plots.parity_plot(
+                    name, model.test_truth, model.test_pred, r2, out / f"parity_{name}.png"
+                )
+            )
+            tables[name] = pd.DataFrame(
+                {"seq": result.test_seqs, "truth": model.test_truth, "pred": model.test_pred}
+            )
+        else:
+            keep(
+                plots.confusion_plot(
+                    model.confusion(len(class_names)), class_names, out / f"confusion_{name}.png"
+                )
+            )
+    if tables:
+        keep(
+            plots.predictions_chart(
+                tables,
+                out / "predictions.html",
+                title=f"{FRAMEWORK_TITLES[result.framework]}: test set",
+            )
+        )
+    if result.spot_checks is not None:
+        result.spot_checks.to_csv(out / "spot_checks.csv", index=False, float_format="%.4f")
+        keep(out / "spot_checks.csv")
+    for filt in result.filters:
+        keep(plots.filter_heatmaps(filt.weights, out / f"filters_{filt.model}.png"))
+        keep(
+            plots.filter_logos(
+                filt.counts,
+                out / f"logos_{filt.model}.png",
+                title=f"{filt.model}: logos from {filt.num_seqs:,} sequences, activation > "
+                f"{filt.act_thresh:g} (bits)",
+            )
+        )
+        keep(motifs.write_meme(filt.counts, out / f"motifs_{filt.model}.meme"))
+    return {
+        "device": result.device,
+        "models": metrics,
+        "timing": {
+            **{name: m.timing() for name, m in result.models.items()},
+            **{k: float(v) for k, v in result.seconds.items()},
+        },
+        "files": files,
+    }
+
+
+def _table(rows: list[list[str]], header: list[str]) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _fmt(value, digits: int = 3) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return html.escape(str(value))
+
+
+def _summary_rows(metrics: dict) -> list[list[str]]:
+    rows = []
+    for fw in [k for k in FRAMEWORK_TITLES if k in metrics]:
+        for name, m in metrics[fw]["models"].items():
+            t = metrics[fw]["timing"][name]
+            score = m.get("test_r2", m.get("test_accuracy"))
+            kind = "R²" if "test_r2" in m else "accuracy"
+            rows.append(
+                [
+                    FRAMEWORK_TITLES[fw],
+                    name,
+                    f"{kind} {_fmt(score)}",
+                    _fmt(m["final_train_loss"]),
+                    _fmt(m["final_val_loss"]),
+                    str(m["epochs_run"]),
+                    _fmt(t["first_epoch_seconds"]),
+                    _fmt(t["steady_epoch_seconds"], 4),
+                    _fmt(t["train_seconds"], 1),
+                ]
+            )
+    return rows
+
+
+def _speedups(metrics: dict) -> list[list[str]]:
+    if not {"torch", "jax"} <= set(metrics):
+        return []
+    rows = []
+    for name in metrics["torch"]["timing"]:
+        t, j = metrics["torch"]["timing"].get(name), metrics["jax"]["timing"].get(name)
+        if isinstance(t, dict) and isinstance(j, dict) and j.get("steady_epoch_seconds"):
+            ratio = t["steady_epoch_seconds"] / j["steady_epoch_seconds"]
+            rows.append(
+                [
+                    name,
+                    _fmt(t["steady_epoch_seconds"], 4),
+                    _fmt(j["steady_epoch_seconds"], 4),
+                    f"{ratio:.1f}x",
+                ]
+            )
+    return rows
+
+
+_CSS = """
+body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1500px;color:#222;padding:0 1em}
+h1{margin-bottom:.2em} .sub{color:#666;margin-top:0}
+table{border-collapse:collapse;margin:.8em 0} td,th{border:1px solid #ccc;padding:.3em .6em;
+text-align:right} th{background:#f3f3f3} td:first-child,td:nth-child(2){text-align:left}
+.ports{display:grid;grid-template-columns:repeat(auto-fit,minmax(600px,1fr));gap:2em}
+.port img{max-width:100%;border:1px solid #eee;margin:.3em 0}
+iframe{width:100%;height:470px;border:1px solid #eee}
+code{background:#f3f3f3;padding:0 .3em}
+"""
+
+
+def write_index(out: Path, metrics: dict) -> Path:
+    """``index.html``: the summary table, then each port's figures side by side."""
+    data = metrics["data"]
+    parts = [
+        "<!DOCTYPE html><html><head><meta charset='utf-8'>",
+        f"<title>dna-tutorial report</title><style>{_CSS}</style></head><body>",
+        "<h1>Modeling DNA sequences: PyTorch and JAX side by side</h1>",
+        f"<p class='sub'>{html.escape(data['source'])}; task {data['task']}; "
+        f"{data['num_seqs']:,} sequences of length {data['seq_len']}; split "
+        f"{data['split']['train']:,} / {data['split']['val']:,} / {data['split']['test']:,}; "
+        f"seed {metrics['config']['seed']}, {metrics['config']['epochs']} epochs, "
+        f"batch {metrics['config']['batch_size']}, lr {metrics['config']['learning_rate']}</p>",
+        "<h2>Results</h2>",
+        _table(
+            _summary_rows(metrics),
+            [
+                "port",
+                "model",
+                "test",
+                "final train loss",
+                "final val loss",
+                "epochs",
+                "first epoch s",
+                "steady epoch s",
+                "train s",
+            ],
+        ),
+        "<p>The first epoch includes JAX's compilation; the steady figure is the median of "
+        "the other epochs.</p>",
+    ]
+    speedups = _speedups(metrics)
+    if speedups:
+        parts += [
+            "<h2>Epoch time, measured in this run</h2>",
+            _table(speedups, ["model", "torch s/epoch", "jax s/epoch", "jax speed-up"]),
+        ]
+    parts.append("<div class='ports'>")
+    for fw in [k for k in FRAMEWORK_TITLES if k in metrics]:
+        parts.append(f"<div class='port'><h2>{FRAMEWORK_TITLES[fw]}</h2>")
+        for name in metrics[fw]["files"]:
+            src = f"{fw}/{name}"
+            if name.endswith(".png"):
+                parts.append(f"<img src='{src}' alt='{html.escape(name)}'>")
+            elif name.endswith(".html"):
+                parts.append(
+                    f"<p><a href='{src}'>Interactive chart of test predictions</a> "
+                    "(hover for sequence and motif counts)</p>"
+                    f"<iframe src='{src}' loading='lazy'></iframe>"
+                )
+            elif name.endswith(".csv"):
+                table = pd.read_csv(out / fw / name)
+                parts.append(
+                    f"<h3>Spot checks (<a href='{src}'>{name}</a>)</h3>"
+                    + table.to_html(index=False, float_format=lambda v: f"{v:.3f}")
+                )
+            else:
+                parts.append(f"<p>Motifs in MEME format: <a href='{src}'>{name}</a></p>")
+        parts.append("</div>")
+    parts += [
+        "</div>",
+        "<h2>Provenance</h2>",
+        f"<pre>{html.escape(_provenance_text(metrics))}</pre></body></html>",
+    ]
+    path = out / "index.html"
+    path.write_text("\n".join(parts))
+    return path
+
+
+def _provenance_text(metrics: dict) -> str:
+    run = metrics["run"]
+    lines = [f"{k}: {v}" for k, v in run["versions"].items()]
+    lines += [f"{k}: {v}" for k, v in run["machine"].items()]
+    lines.append(f"git commit: {run['git_commit']}")
+    return "\n".join(lines)

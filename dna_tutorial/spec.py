@@ -1,0 +1,56 @@
+"""The tutorial's constants, written once for both ports.
+
+Everything here is plain Python: the alphabet and its channel order, the points each
+nucleotide scores, the motif bonuses, the score groups used by the classifier of
+footnote 2, and the defaults of the tutorial notebook. ``reference_torch`` and
+``jax_impl`` both import from this module, so the two ports cannot drift apart.
+"""
+
+from __future__ import annotations
+
+# --- Alphabet -------------------------------------------------------------------------
+#: One-hot channel order: channel 0 is A, 1 is C, 2 is G, 3 is T.
+ALPHABET = "ACGT"
+#: The notebook's one-hot encoder also accepts N (unknown base) as an all-zero row.
+UNKNOWN_BASE = "N"
+
+# --- Step 1: the synthetic scoring rule -----------------------------------------------
+#: Points per nucleotide; a sequence's base score is the mean over its letters.
+NUCLEOTIDE_POINTS = {"A": 20, "C": 17, "G": 14, "T": 11}
+#: Bonus added once if the motif occurs anywhere in the sequence (not per occurrence).
+MOTIF_BONUSES = {"TAT": 10, "GCG": -10}
+#: Score arithmetic, identical in both ports: ``float32(points_sum + L * bonus) * float32(1/L)``,
+#: an exact integer numerator times the float32 reciprocal of the length, so one rounding.
+#: (XLA turns ``x / L`` into ``x * (1/L)`` and fuses ``mean + bonus`` into an FMA; this form
+#: leaves it nothing to rewrite.) For the tutorial's 8-mers 1/8 is exact: the plain mean.
+#: Length of the tutorial's k-mers: all 4**8 = 65,536 of them are scored.
+KMER_LENGTH = 8
+
+# --- Footnote 2: the score groups as classes ------------------------------------------
+#: Letter means lie in [11, 20]: a GCG pushes a score below 10, a TAT above 20, and both
+#: together cancel. These edges therefore recover the three groups of the histogram.
+CLASS_EDGES = (10.0, 20.0)
+CLASS_NAMES = ("low (GCG)", "middle (no motif)", "high (TAT)")
+
+# --- The tutorial notebook's defaults --------------------------------------------------
+SEED = 17
+SPLIT_FRAC = 0.8  # applied twice: 64% train, 16% validation, 20% test
+BATCH_SIZE = 128
+LEARNING_RATE = 0.01
+EPOCHS = 50
+PATIENCE = 1000  # early stopping on validation loss; the notebook's default never triggers
+NUM_FILTERS = 32
+KERNEL_SIZE = 3
+#: A filter position counts towards the filter's PWM when its conv output exceeds this.
+ACT_THRESH = 1.0
+#: How many randomly chosen sequences feed the activation-based PWMs.
+NUM_LOGO_SEQS = 3000
+
+#: The notebook's spot checks: a few hand-picked sequences per kind.
+SPOT_CHECKS: dict[str, tuple[str, ...]] = {
+    "poly-X": ("AAAAAAAA", "CCCCCCCC", "GGGGGGGG", "TTTTTTTT"),
+    "other": ("AACCAACA", "CCGGTGAG", "GGGTAAGG", "TTTCGTTT"),
+    "with TAT": ("TATAAAAA", "CCTATCCC", "GTATGGGG", "TTTATTTT"),
+    "with GCG": ("AAGCGAAA", "CGCGCCCC", "GGGCGGGG", "TTGCGTTT"),
+    "TAT and GCG": ("GCGTATAA", "TATGCGCC", "GGTATGCG", "TGCGTTAT"),
+}

@@ -1,0 +1,53 @@
+"""Step 7 in JAX: filter weights, activation counts and saliency on inputs whose answers
+can be worked out by hand."""
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jax_impl.data import one_hot_encode
+from jax_impl.evaluate import saliency
+from jax_impl.filters import filter_weights, get_filter_activations
+from jax_impl.models import build_model
+
+TAT = np.array([[0, 1, 0], [0, 0, 0], [0, 0, 0], [1, 0, 1]], dtype=np.float32)  # (4, k)
+
+
+def _hand_set(name):
+    kernel = np.zeros((3, 4, 2), np.float32)  # (k, 4, F)
+    kernel[:, :, 0] = TAT.T
+    if name == "cnn2d":
+        kernel = kernel.transpose(1, 0, 2)[:, :, None]  # (4, k, 1, F)
+    return {
+        "conv": {"kernel": jnp.asarray(kernel), "bias": jnp.array([-1.5, 5.0])},
+        "dense": {"kernel": jnp.zeros((4 * 2, 1)), "bias": jnp.zeros(1)},
+    }
+
+
+@pytest.mark.parametrize("name", ["cnn", "cnn2d"])
+def test_counts_collect_the_windows_where_each_filter_fires(name):
+    model = build_model(name, 6, num_filters=2)
+    counts = get_filter_activations(["TATAAA", "CCCCCC"], model, _hand_set(name), 1.0)
+    assert counts.shape == (2, 3, 4) and counts.dtype == np.int64
+    np.testing.assert_array_equal(counts[0], TAT.T)  # fires on the one TAT window
+    windows = [
+        np.asarray(one_hot_encode([s]))[0, p : p + 3]
+        for s in ["TATAAA", "CCCCCC"]
+        for p in range(4)
+    ]
+    np.testing.assert_array_equal(counts[1], sum(windows))  # fires on all 8 windows
+
+
+@pytest.mark.parametrize("name", ["cnn", "cnn2d"])
+def test_filter_weights_are_filters_by_letters_by_positions(name):
+    weights = filter_weights(_hand_set(name))
+    assert weights.shape == (2, 4, 3)
+    np.testing.assert_array_equal(weights[0], TAT)
+
+
+def test_saliency_of_the_linear_model_is_its_weights():
+    model = build_model("linear", 5)
+    params = {"lin": {"kernel": jnp.arange(20.0)[:, None], "bias": jnp.zeros(1)}}
+    grad = saliency(model, params, one_hot_encode(["ACGTA", "TTTTT"]))
+    expected = np.arange(20.0).reshape(5, 4)
+    np.testing.assert_array_equal(np.asarray(grad), np.stack([expected, expected]))

@@ -1,0 +1,72 @@
+"""Step 6 in PyTorch: predictions on the test set, R^2, spot checks and saliency."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from dna_tutorial.recipe import r2_score
+from dna_tutorial.spec import SPOT_CHECKS
+from reference_torch.data import one_hot_encode, score_seqs
+
+
+def predict(
+    model: nn.Module, x: np.ndarray, device: torch.device | str = "cpu", batch_size: int = 8192
+) -> np.ndarray:
+    """Model outputs for one-hot inputs ``x`` (N, L, 4): float32 array (N, out_features)."""
+    model.eval()
+    with torch.no_grad():
+        outs = [
+            model(torch.as_tensor(x[i : i + batch_size], dtype=torch.float32).to(device)).cpu()
+            for i in range(0, len(x), batch_size)
+        ]
+    return torch.cat(outs).numpy()
+
+
+def predict_seqs(
+    model: nn.Module, seqs: Sequence[str], device: torch.device | str = "cpu"
+) -> np.ndarray:
+    """One-hot encode ``seqs`` and predict: float32 array (N, out_features)."""
+    return predict(model, np.stack([one_hot_encode(s) for s in seqs]), device)
+
+
+def parity_pred(
+    model: nn.Module, df: pd.DataFrame, device: torch.device | str = "cpu"
+) -> tuple[float, pd.DataFrame]:
+    """Predict every row of ``df`` (seq, score): (R^2, DataFrame of seq, truth, pred)."""
+    pred = predict_seqs(model, list(df["seq"]), device)[:, 0]
+    table = pd.DataFrame({"seq": df["seq"].values, "truth": df["score"].values, "pred": pred})
+    return r2_score(table["truth"], table["pred"]), table
+
+
+def quick_seq_pred(
+    models: Mapping[str, nn.Module], device: torch.device | str = "cpu"
+) -> pd.DataFrame:
+    """The notebook's spot checks: actual score and each model's prediction per sequence.
+
+    Returns a DataFrame with columns ``group, seq, actual`` and one column per model.
+    """
+    rows = [(group, seq) for group, seqs in SPOT_CHECKS.items() for seq in seqs]
+    table = pd.DataFrame(rows, columns=["group", "seq"])
+    table["actual"] = score_seqs(list(table["seq"]))["score"].values
+    for name, model in models.items():
+        table[name] = predict_seqs(model, list(table["seq"]), device)[:, 0]
+    return table
+
+
+def saliency(
+    model: nn.Module, x: np.ndarray, output: int = 0, device: torch.device | str = "cpu"
+) -> np.ndarray:
+    """Gradient of output ``output`` w.r.t. the one-hot input: float32 array (N, L, 4).
+
+    Each example's output depends only on its own row, so one backward pass of the summed
+    outputs gives every per-example gradient.
+    """
+    model.eval()
+    xt = torch.as_tensor(x, dtype=torch.float32, device=device).requires_grad_(True)
+    model(xt)[:, output].sum().backward()
+    return xt.grad.cpu().numpy()

@@ -1,0 +1,57 @@
+"""Step 7 in PyTorch: what the first-layer filters learned.
+
+Two views, as in the notebook: the raw filter weights, and activation-based position
+weight matrices (PWMs). For the PWMs, run the conv layer over many sequences; wherever
+filter f's output (before the ReLU) exceeds ``act_thresh`` at position p, add the one-hot
+subsequence ``seq[p : p + k]`` to filter f's letter counts. The counts become information
+content for the logos in :mod:`dna_tutorial.plots`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from dna_tutorial.spec import ACT_THRESH
+from reference_torch.data import one_hot_encode
+from reference_torch.models import conv_layer
+
+
+def filter_weights(model: nn.Module) -> np.ndarray:
+    """First-layer filter weights as the notebook shows them: float32 (F, 4, k)."""
+    weight = conv_layer(model).weight.detach().cpu()
+    if weight.ndim == 4:  # Conv2d: (F, 1, 4, k)
+        weight = weight[:, 0]
+    return weight.numpy()
+
+
+def conv_activations(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """First-layer conv output before the ReLU, for one-hot ``x`` (N, L, 4): (N, F, P)."""
+    conv = conv_layer(model)
+    x = x.permute(0, 2, 1)  # (N, 4, L)
+    if isinstance(conv, nn.Conv2d):
+        return conv(x.unsqueeze(1))[:, :, 0]  # (N, 1, 4, L) -> (N, F, 1, P) -> (N, F, P)
+    return conv(x)
+
+
+def get_filter_activations(
+    seqs: Sequence[str],
+    model: nn.Module,
+    act_thresh: float = ACT_THRESH,
+    device: torch.device | str = "cpu",
+) -> np.ndarray:
+    """Letter counts of the subsequences that make each filter fire: int64 (F, k, 4).
+
+    The notebook loops over sequences, filters and positions; the einsum below sums the
+    same one-hot subsequences in one call.
+    """
+    x = torch.as_tensor(np.stack([one_hot_encode(s) for s in seqs]), device=device)
+    k = conv_layer(model).weight.shape[-1]
+    with torch.no_grad():
+        fired = (conv_activations(model, x) > act_thresh).float()  # (N, F, P)
+    windows = x.unfold(1, k, 1).permute(0, 1, 3, 2)  # (N, P, k, 4): seq[p : p + k] one-hot
+    counts = torch.einsum("nfp,npjc->fjc", fired, windows)
+    return counts.round().long().cpu().numpy()

@@ -1,0 +1,52 @@
+"""Step 7 in the reference: filter weights, activation counts and saliency on inputs
+whose answers can be worked out by hand."""
+
+import numpy as np
+import pytest
+import torch
+
+from reference_torch.data import one_hot_encode
+from reference_torch.evaluate import saliency
+from reference_torch.filters import filter_weights, get_filter_activations
+from reference_torch.models import DNA_CNN, DNA_CNN2d
+
+TAT = np.array([[0, 1, 0], [0, 0, 0], [0, 0, 0], [1, 0, 1]], dtype=np.float32)  # (4, k)
+
+
+def _hand_set(model):
+    conv = model.conv_net[0]
+    with torch.no_grad():
+        conv.weight.zero_()
+        conv.bias.copy_(torch.tensor([-1.5, 5.0]))
+        w0 = torch.from_numpy(TAT)
+        conv.weight[0] = w0 if conv.weight.ndim == 3 else w0.unsqueeze(0)
+    return model
+
+
+@pytest.mark.parametrize("cls", [DNA_CNN, DNA_CNN2d])
+def test_counts_collect_the_windows_where_each_filter_fires(cls):
+    model = _hand_set(cls(6, num_filters=2))
+    counts = get_filter_activations(["TATAAA", "CCCCCC"], model, act_thresh=1.0)
+    assert counts.shape == (2, 3, 4) and counts.dtype == np.int64
+    # filter 0 scores 3 - 1.5 on TAT only: one window, T then A then T
+    np.testing.assert_array_equal(counts[0], TAT.T)
+    # filter 1 always fires: every window's letters, 8 windows in all
+    expected = sum(one_hot_encode(s)[p : p + 3] for s in ["TATAAA", "CCCCCC"] for p in range(4))
+    np.testing.assert_array_equal(counts[1], expected)
+
+
+@pytest.mark.parametrize("cls", [DNA_CNN, DNA_CNN2d])
+def test_filter_weights_are_filters_by_letters_by_positions(cls):
+    weights = filter_weights(_hand_set(cls(6, num_filters=2)))
+    assert weights.shape == (2, 4, 3)
+    np.testing.assert_array_equal(weights[0], TAT)
+
+
+def test_saliency_of_the_linear_model_is_its_weights():
+    from reference_torch.models import DNA_Linear
+
+    model = DNA_Linear(5)
+    x = np.stack([one_hot_encode("ACGTA"), one_hot_encode("TTTTT")])
+    grad = saliency(model, x)
+    expected = model.lin.weight.detach().numpy().reshape(5, 4)
+    np.testing.assert_allclose(grad, np.stack([expected, expected]), rtol=1e-6)

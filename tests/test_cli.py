@@ -1,0 +1,128 @@
+"""The command line end to end: artefacts, provenance, and clear errors on bad input."""
+
+import json
+import re
+
+import pytest
+
+from dna_tutorial import pipeline
+from dna_tutorial.cli import main
+
+PORT_FILES = {
+    "score_histogram.png",
+    "loss_curves.png",
+    "parity_linear.png",
+    "parity_cnn.png",
+    "confusion_classifier.png",
+    "predictions.html",
+    "spot_checks.csv",
+    "filters_cnn.png",
+    "logos_cnn.png",
+    "motifs_cnn.meme",
+    "filters_classifier.png",
+    "logos_classifier.png",
+    "motifs_classifier.meme",
+}
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    out = tmp_path_factory.mktemp("cli") / "report"
+    assert main(["run", "--epochs", "2", "--out", str(out), "--quiet"]) == 0
+    return out
+
+
+def test_run_writes_every_artefact_for_both_ports(report):
+    assert (report / "index.html").is_file() and (report / "metrics.json").is_file()
+    for fw in ("torch", "jax"):
+        assert {p.name for p in (report / fw).iterdir()} == PORT_FILES
+
+
+def test_metrics_hold_results_timing_and_provenance(report):
+    metrics = json.loads((report / "metrics.json").read_text())
+    assert metrics["config"]["epochs"] == 2 and metrics["config"]["seed"] == 17
+    assert metrics["data"]["split"] == {"train": 41_942, "val": 10_486, "test": 13_108}
+    assert {"python", "numpy", "torch", "jax", "flax"} <= set(metrics["run"]["versions"])
+    for fw in ("torch", "jax"):
+        models = metrics[fw]["models"]
+        assert set(models) == {"linear", "cnn", "classifier"}
+        assert models["cnn"]["test_r2"] > models["linear"]["test_r2"]
+        assert 0 <= models["classifier"]["test_accuracy"] <= 1
+        assert len(models["classifier"]["test_confusion"]) == 3
+        assert metrics[fw]["timing"]["cnn"]["first_epoch_seconds"] > 0
+        assert "cpu" in metrics[fw]["device"].lower()
+
+
+def test_index_shows_both_ports_and_their_figures(report):
+    page = (report / "index.html").read_text()
+    assert "PyTorch reference" in page and "JAX / Flax port" in page
+    for fw in ("torch", "jax"):
+        for name in PORT_FILES - {"spot_checks.csv"}:
+            assert f"{fw}/{name}" in page
+    assert "speed-up" in page
+
+
+def test_interactive_chart_is_self_contained_with_tooltips(report):
+    chart = (report / "torch" / "predictions.html").read_text()
+    assert not re.search(r"<script[^>]+src=", chart)  # nothing fetched from the network
+    assert '"TAT"' in chart and '"GCG"' in chart and '"seq"' in chart
+
+
+def test_meme_file_has_one_motif_per_filter(report):
+    text = (report / "jax" / "motifs_cnn.meme").read_text()
+    assert text.startswith("MEME version 4") and text.count("MOTIF filter") == 32
+
+
+def _fails(argv, capsys) -> str:
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    return err
+
+
+def test_bad_option_values_are_refused(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["run", "--epochs", "0"])
+    assert exit_.value.code == 2 and "positive integer" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["run", "--framework", "tensorflow"])
+    assert "invalid choice" in capsys.readouterr().err
+
+
+def test_missing_gpu_is_a_clear_error(tmp_path, capsys):
+    err = _fails(
+        [
+            "run",
+            "--framework",
+            "torch",
+            "--device",
+            "cuda",
+            "--epochs",
+            "1",
+            "--out",
+            str(tmp_path / "r"),
+            "--quiet",
+        ],
+        capsys,
+    )
+    assert "--device cuda was requested" in err and not (tmp_path / "r").exists()
+
+
+def test_a_directory_that_is_not_a_report_is_never_replaced(tmp_path, capsys):
+    keep = tmp_path / "precious.txt"
+    keep.write_text("do not delete")
+    err = _fails(["run", "--epochs", "1", "--out", str(tmp_path), "--quiet"], capsys)
+    assert "refusing to replace" in err and keep.read_text() == "do not delete"
+
+
+def test_a_run_that_fails_while_writing_leaves_nothing_half_written(tmp_path, monkeypatch, capsys):
+    def index_that_fails(*args):
+        raise OSError("simulated disk error")
+
+    monkeypatch.setattr(pipeline, "write_index", index_that_fails)
+    err = _fails(
+        ["run", "--epochs", "1", "--models", "linear", "--out", str(tmp_path / "r"), "--quiet"],
+        capsys,
+    )
+    assert "simulated disk error" in err
+    assert list(tmp_path.iterdir()) == []  # neither the report nor its staging directory

@@ -1,0 +1,93 @@
+"""Shared reporting: metrics from results, MEME files, atomic writes."""
+
+import numpy as np
+import pytest
+
+from dna_tutorial.files import atomic_write_text, check_replaceable, staged_directory
+from dna_tutorial.motifs import probabilities, read_meme, write_meme
+from dna_tutorial.report import ModelResult
+
+
+def _result(task, truth, pred):
+    return ModelResult(
+        "m",
+        task,
+        [3.0, 2.0],
+        [3.5, 2.5],
+        [1.5, 0.2, 0.3],
+        False,
+        np.asarray(truth),
+        np.asarray(pred),
+    )
+
+
+def test_regression_metrics():
+    m = _result("regress", [1.0, 2.0, 3.0], [1.0, 2.0, 4.0]).metrics()
+    assert m["test_r2"] == pytest.approx(0.5) and m["test_mse"] == pytest.approx(1 / 3)
+    assert (m["final_train_loss"], m["final_val_loss"], m["epochs_run"]) == (2.0, 2.5, 2)
+
+
+def test_classification_metrics_and_confusion():
+    logits = np.array([[5, 0, 0], [0, 5, 0], [0, 5, 0], [0, 0, 5]], dtype=np.float32)
+    m = _result("classify", [0, 1, 2, 2], logits).metrics(num_classes=3)
+    assert m["test_accuracy"] == 0.75
+    assert m["test_confusion"] == [[1, 0, 0], [0, 1, 0], [0, 1, 1]]
+
+
+def test_timing_separates_the_first_epoch():
+    t = _result("regress", [1.0, 2.0], [1.0, 2.0]).timing()
+    assert t == {
+        "train_seconds": pytest.approx(2.0),
+        "first_epoch_seconds": 1.5,
+        "steady_epoch_seconds": 0.25,
+    }
+
+
+def test_meme_round_trip_and_never_fired_filters(tmp_path):
+    counts = np.array([[[3, 1, 0, 0], [0, 0, 4, 0]], [[0, 0, 0, 0], [0, 0, 0, 0]]])
+    path = write_meme(counts, tmp_path / "m.meme")
+    motifs = read_meme(path)
+    np.testing.assert_allclose(motifs["filter0"], [[0.75, 0.25, 0, 0], [0, 0, 1, 0]], atol=1e-6)
+    np.testing.assert_allclose(motifs["filter1"], 0.25)  # never fired: uniform
+    text = path.read_text()
+    assert "nsites= 4" in text and "nsites= 0" in text and "ALPHABET= ACGT" in text
+
+
+def test_meme_refuses_wrong_shapes(tmp_path):
+    with pytest.raises(ValueError, match=r"\(F, k, 4\)"):
+        write_meme(np.zeros((3, 4)), tmp_path / "m.meme")
+
+
+def test_probabilities_with_pseudocounts():
+    np.testing.assert_allclose(
+        probabilities(np.array([[2, 0, 0, 0]]), 1.0), [[0.5, 1 / 6, 1 / 6, 1 / 6]]
+    )
+
+
+def test_atomic_write_replaces_whole_files(tmp_path):
+    path = tmp_path / "f.txt"
+    atomic_write_text(path, "one")
+    atomic_write_text(path, "two")
+    assert path.read_text() == "two" and [p.name for p in tmp_path.iterdir()] == ["f.txt"]
+
+
+def test_staged_directory_appears_only_when_complete(tmp_path):
+    final = tmp_path / "out"
+    with pytest.raises(RuntimeError), staged_directory(final) as stage:
+        (stage / "a").write_text("partial")
+        raise RuntimeError("crash")
+    assert list(tmp_path.iterdir()) == []
+    with staged_directory(final) as stage:
+        (stage / "a").write_text("complete")
+        assert not final.exists()
+    assert (final / "a").read_text() == "complete"
+
+
+def test_only_reports_or_empty_directories_may_be_replaced(tmp_path):
+    check_replaceable(tmp_path / "new", "metrics.json")
+    check_replaceable(tmp_path, "metrics.json")  # empty
+    (tmp_path / "notes.txt").write_text("x")
+    with pytest.raises(ValueError, match="refusing to replace"):
+        check_replaceable(tmp_path, "metrics.json")
+    (tmp_path / "metrics.json").write_text("{}")
+    check_replaceable(tmp_path, "metrics.json")
