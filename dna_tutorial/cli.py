@@ -144,6 +144,77 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_parity(sub) -> None:
+    p = sub.add_parser(
+        "parity",
+        help="compare the two ports and print a table of differences",
+        description="Run both ports on the same inputs, weights and batch orders: scores, "
+        "encodings, splits, forward outputs, losses, gradients, SGD steps, an epoch, a short "
+        "training run, filters and saliency. Prints the table and writes parity.json and "
+        "parity.md to --out. Exits 1 if any quantity is outside its tolerance.",
+    )
+    p.add_argument(
+        "--device",
+        choices=("cpu", "cuda"),
+        default="cpu",
+        help="run both ports here (cuda: TF32 off in torch, 'highest' in JAX)",
+    )
+    p.add_argument(
+        "--quick", action="store_true", help="only the tutorial's model shapes and no training run"
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=Path("parity-report"),
+        help="where to write parity.json and parity.md (default ./parity-report)",
+    )
+    p.set_defaults(handler=_cmd_parity)
+
+
+def _cmd_parity(args: argparse.Namespace) -> int:
+    from dna_tutorial import provenance
+    from dna_tutorial.files import atomic_write_json, atomic_write_text
+    from parity_tests.harness import markdown_table, run_parity, text_table
+    from parity_tests.registry import CASES, TUTORIAL_CASES
+
+    start = time.perf_counter()
+    rows = run_parity(args.device, TUTORIAL_CASES if args.quick else CASES, training=not args.quick)
+    failed = [r for r in rows if not r.passed]
+    precision = (
+        "TF32 off in torch (matmul and cuDNN); JAX default matmul precision 'highest'"
+        if args.device == "cuda"
+        else "float32 on CPU"
+    )
+    summary = (
+        f"{len(rows) - len(failed)} of {len(rows)} quantities within tolerance; "
+        f"device {args.device} ({precision}); {time.perf_counter() - start:.0f} s"
+    )
+    print(text_table(rows))
+    print(summary)
+    args.out.mkdir(parents=True, exist_ok=True)
+    info = provenance.run_info()
+    command = f"dna-tutorial parity --device {args.device}" + (" --quick" if args.quick else "")
+    atomic_write_json(
+        args.out / "parity.json",
+        {
+            "command": command,
+            "device": args.device,
+            "precision": precision,
+            "run": info,
+            "passed": not failed,
+            "rows": [r.as_dict() for r in rows],
+        },
+    )
+    versions = ", ".join(f"{k} {v}" for k, v in info["versions"].items())
+    atomic_write_text(
+        args.out / "parity.md",
+        f"# Parity: PyTorch vs JAX\n\n`{command}` at commit {info['git_commit']}\n\n"
+        f"{summary}\n\n{versions}\n\n{markdown_table(rows)}\n",
+    )
+    print(f"written: {args.out / 'parity.md'}, {args.out / 'parity.json'}")
+    return 1 if failed else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="dna-tutorial",
@@ -151,6 +222,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_run(sub)
+    _add_parity(sub)
     return parser
 
 

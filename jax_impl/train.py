@@ -29,9 +29,6 @@ from dna_tutorial.spec import BATCH_SIZE, EPOCHS, LEARNING_RATE, PATIENCE
 from jax_impl.data import Batch, Dataset, batch_indices, gather_batch, shuffled_order
 
 LossFn = Callable[[jax.Array, jax.Array], jax.Array]
-#: Validation runs forward only, so it can take far bigger batches than training; the
-#: loss is the mean over all rows whatever the batch size (the reference uses 128).
-EVAL_BATCH_SIZE = 4096
 
 
 def mse_loss(pred: jax.Array, y: jax.Array) -> jax.Array:
@@ -156,7 +153,7 @@ def fit_epoch(
     run never loses its last good parameters (the caller reports the error).
     """
     new_state, train_loss = train_epoch(state, train, shuffled_order(key, len(train)), batch_size)
-    val_loss = val_step(new_state, val, EVAL_BATCH_SIZE)
+    val_loss = val_step(new_state, val, batch_size)
     ok = jnp.isfinite(train_loss) & jnp.isfinite(val_loss)
     state = jax.tree.map(lambda new, old: jnp.where(ok, new, old), new_state, state)
     return state, (train_loss, val_loss)

@@ -21,7 +21,7 @@ def predict(
     model.eval()
     with torch.no_grad():
         outs = [
-            model(torch.as_tensor(x[i : i + batch_size], dtype=torch.float32).to(device)).cpu()
+            model(torch.tensor(x[i : i + batch_size], dtype=torch.float32, device=device)).cpu()
             for i in range(0, len(x), batch_size)
         ]
     return torch.cat(outs).numpy()
@@ -67,6 +67,6 @@ def saliency(
     outputs gives every per-example gradient.
     """
     model.eval()
-    xt = torch.as_tensor(x, dtype=torch.float32, device=device).requires_grad_(True)
+    xt = torch.tensor(x, dtype=torch.float32, device=device, requires_grad=True)
     model(xt)[:, output].sum().backward()
     return xt.grad.cpu().numpy()
