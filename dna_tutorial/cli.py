@@ -112,7 +112,70 @@ def _add_run(sub) -> None:
         action="store_true",
         help="print the notebook's 'E{epoch} | train loss | val loss' lines",
     )
+    ckpt = p.add_argument_group("checkpoints")
+    ckpt.add_argument(
+        "--checkpoint-dir",
+        type=Path,
+        help="snapshot every model after each epoch into DIR/<framework>/<model>",
+    )
+    ckpt.add_argument(
+        "--resume",
+        type=Path,
+        metavar="DIR",
+        help="continue the run checkpointed in DIR (same settings; --epochs may grow)",
+    )
+    _add_data_options(p, with_task=True)
     p.set_defaults(handler=_cmd_run)
+
+
+def _add_data_options(p, with_task: bool) -> None:
+    data = p.add_argument_group("your own data (CSV, TSV or FASTA, optionally gzipped)")
+    data.add_argument(
+        "--data",
+        type=Path,
+        metavar="FILE",
+        help="sequences and targets; default: the tutorial's synthetic 8-mers",
+    )
+    if with_task:
+        data.add_argument(
+            "--task",
+            choices=("regress", "classify"),
+            default="regress",
+            help="predict a score (MSE) or a class (cross-entropy, the classifier)",
+        )
+    data.add_argument("--seq-col", default="seq", help="sequence column (default 'seq')")
+    data.add_argument(
+        "--target-col",
+        default="score",
+        help="target column, or the FASTA header key (default 'score')",
+    )
+    data.add_argument("--id-col", default="id", help="id column, if any (default 'id')")
+    data.add_argument(
+        "--labels",
+        type=Path,
+        metavar="TABLE",
+        help="for FASTA: a CSV/TSV table of id and target columns",
+    )
+    data.add_argument(
+        "--pad-to", type=_positive_int, metavar="L", help="pad shorter sequences with N to length L"
+    )
+    data.add_argument(
+        "--trim-to",
+        type=_positive_int,
+        metavar="L",
+        help="cut longer sequences to their first L letters",
+    )
+
+
+def _read_options(args: argparse.Namespace) -> dict:
+    return {
+        "seq_col": args.seq_col,
+        "target_col": args.target_col,
+        "id_col": args.id_col,
+        "labels": args.labels,
+        "pad_to": args.pad_to,
+        "trim_to": args.trim_to,
+    }
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -129,8 +192,30 @@ def _cmd_run(args: argparse.Namespace) -> int:
         device=args.device,
         weight_init=args.jax_init,
     )
+    if args.resume and args.checkpoint_dir and args.resume != args.checkpoint_dir:
+        raise CLIError("--resume and --checkpoint-dir name different directories")
+    data = None
+    if args.data is not None:
+        from dna_tutorial.io import load_data
+
+        data = load_data(args.data, task=args.task, seed=args.seed, **_read_options(args))
+    elif args.task == "classify" or any(
+        v is not None
+        for k, v in _read_options(args).items()
+        if k in ("labels", "pad_to", "trim_to")
+    ):
+        raise CLIError("--task classify, --labels, --pad-to and --trim-to need --data FILE")
     start = time.perf_counter()
-    metrics = run(cfg, args.out, progress=not args.quiet, verbose=args.verbose)
+    metrics = run(
+        cfg,
+        args.out,
+        data=data,
+        progress=not args.quiet,
+        verbose=args.verbose,
+        checkpoints=args.resume or args.checkpoint_dir,
+        resume=args.resume is not None,
+        data_file=args.data,
+    )
     for fw in cfg.frameworks:
         for name, m in metrics[fw]["models"].items():
             score = (
@@ -141,6 +226,49 @@ def _cmd_run(args: argparse.Namespace) -> int:
             secs = metrics[fw]["timing"][name]["train_seconds"]
             print(f"{fw:5s} {name:10s} test {score}  ({secs:.1f} s training)")
     print(f"report: {args.out / 'index.html'}  ({time.perf_counter() - start:.0f} s)")
+    return 0
+
+
+def _add_predict(sub) -> None:
+    p = sub.add_parser(
+        "predict",
+        help="predict the sequences of a file with a checkpointed model (CSV on stdout)",
+        description="Load the newest snapshot of a model checkpoint (DIR/<framework>/<model> "
+        "from 'run --checkpoint-dir DIR') and write a CSV of predictions to stdout: id, seq "
+        "and the predicted score, or the predicted class and each class's probability. "
+        "Weights from either port load into either port.",
+    )
+    p.add_argument(
+        "--checkpoint",
+        type=Path,
+        required=True,
+        metavar="DIR",
+        help="a model's checkpoint directory, e.g. ckpt/jax/cnn",
+    )
+    p.add_argument(
+        "--framework",
+        choices=FRAMEWORKS,
+        help="port to predict with (default: the one that trained the model)",
+    )
+    p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    _add_data_options(p, with_task=False)
+    p.set_defaults(handler=_cmd_predict)
+
+
+def _cmd_predict(args: argparse.Namespace) -> int:
+    from dna_tutorial.predict import predict_file
+
+    if args.data is None:
+        raise CLIError("--data FILE is required: the sequences to predict")
+    table, meta = predict_file(
+        args.checkpoint, args.data, args.framework, args.device, **_read_options(args)
+    )
+    table.to_csv(sys.stdout, index=False, float_format="%.6g")
+    print(
+        f"predicted {len(table):,} sequences with {meta['model']} ({meta['framework']}-trained, "
+        f"{meta['epoch']} epochs, seed {meta['seed']}) in {args.framework or meta['framework']}",
+        file=sys.stderr,
+    )
     return 0
 
 
@@ -215,6 +343,27 @@ def _cmd_parity(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _add_bench(sub) -> None:
+    from benchmarks.runner import build_parser as bench_parser
+
+    p = sub.add_parser(
+        "bench",
+        help="measure training and inference throughput of every strategy",
+        description="Time torch eager (the reference and on tensors), torch.compile, CUDA "
+        "graphs (GPU), JAX jit per step, the fused JAX epoch and a vmap ensemble, over sweeps "
+        "of batch size, sequence length and dataset size, in one run; same as "
+        "'python -m benchmarks'.",
+    )
+    bench_parser(p)
+    p.set_defaults(handler=_cmd_bench)
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from benchmarks.runner import main_from_args
+
+    return main_from_args(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="dna-tutorial",
@@ -222,7 +371,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_run(sub)
+    _add_predict(sub)
     _add_parity(sub)
+    _add_bench(sub)
     return parser
 
 

@@ -6,11 +6,14 @@ import importlib
 from pathlib import Path
 
 from dna_tutorial import provenance
+from dna_tutorial.checkpoint import check_run, fingerprint
 from dna_tutorial.config import RunConfig
 from dna_tutorial.dataset import TutorialData, synthetic_kmers
 from dna_tutorial.files import atomic_write_json, check_replaceable, staged_directory
 from dna_tutorial.report import METRICS_FILE, PortResult, write_index, write_port_report
 
+#: Settings a resumed run may change: train for longer, on other ports or another device.
+RESUMABLE = {"epochs", "frameworks", "device"}
 #: The module holding each framework's ``run_tutorial``.
 PORTS = {"torch": "reference_torch.tutorial", "jax": "jax_impl.tutorial"}
 
@@ -26,17 +29,37 @@ def run(
     data: TutorialData | None = None,
     progress: bool = True,
     verbose: bool = False,
+    checkpoints: str | Path | None = None,
+    resume: bool = False,
+    data_file: str | Path | None = None,
 ) -> dict:
     """Run the tutorial in every port of ``cfg.frameworks`` and write the report to ``out``.
 
     ``out`` receives ``metrics.json``, ``index.html`` and one folder of figures per port.
     It is written in a staging directory and moved into place only when complete.
+    ``checkpoints`` snapshots every model after each epoch; ``resume`` continues from
+    them (the config, except the number of epochs, and the data file must match).
     Returns the metrics.
     """
     out = Path(out)
     check_replaceable(out, METRICS_FILE)  # fail before minutes of training, not after
     data = data or synthetic_kmers(seed=cfg.seed)
-    results = [run_port(fw, data, cfg, progress=progress, verbose=verbose) for fw in cfg.frameworks]
+    if checkpoints is not None:
+        checkpoints = Path(checkpoints)
+        fixed = {k: v for k, v in cfg.to_dict().items() if k not in RESUMABLE}
+        check_run(checkpoints, {**fixed, "data": fingerprint(data_file)}, resume)
+    results = [
+        run_port(
+            fw,
+            data,
+            cfg,
+            progress=progress,
+            verbose=verbose,
+            checkpoints=checkpoints,
+            resume=resume,
+        )
+        for fw in cfg.frameworks
+    ]
     metrics = {
         "config": cfg.to_dict(),
         "data": data.describe(),

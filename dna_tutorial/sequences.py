@@ -19,6 +19,15 @@ UNKNOWN_CODE = len(ALPHABET)
 _INVALID = 255
 
 
+class InvalidSequenceError(ValueError):
+    """A sequence that cannot be encoded; ``index`` says which, ``detail`` what is wrong."""
+
+    def __init__(self, message: str, index: int, detail: str):
+        super().__init__(message)
+        self.index = index
+        self.detail = detail
+
+
 def kmers(k: int) -> list[str]:
     """All ``4**k`` k-mers over ``ALPHABET`` in lexicographic order (AAA..., AAC..., ...)."""
     if k < 1:
@@ -55,7 +64,7 @@ def check_lengths(seqs: Sequence[str]) -> int:
     lengths = np.fromiter(map(len, seqs), dtype=np.int64, count=len(seqs))
     if (lengths == 0).any():
         i = int(np.argmax(lengths == 0))
-        raise ValueError(f"sequence #{i} is empty")
+        raise InvalidSequenceError(f"sequence #{i} is empty", i, "empty sequence")
     misfits = np.flatnonzero(lengths != lengths[0])
     if misfits.size:
         i = int(misfits[0])
@@ -96,11 +105,11 @@ def encode_codes(seqs: Sequence[str], *, allow_unknown: bool = True) -> np.ndarr
     bad = np.argwhere(codes == _INVALID)
     if bad.size:
         i, pos = (int(v) for v in bad[0])
-        raise ValueError(
-            f"sequence #{i} {_show(seqs[i])} has invalid letter {seqs[i][pos]!r} at "
-            f"position {pos} (0-based); allowed letters: {_allowed(allow_unknown)} "
-            "(case-insensitive)"
+        detail = (
+            f"invalid letter {seqs[i][pos]!r} at position {pos} (0-based); allowed letters: "
+            f"{_allowed(allow_unknown)} (case-insensitive)"
         )
+        raise InvalidSequenceError(f"sequence #{i} {_show(seqs[i])} has {detail}", i, detail)
     return codes
 
 

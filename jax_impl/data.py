@@ -9,6 +9,7 @@ one-hot encoded inside the compiled step, where XLA fuses it into the first laye
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from typing import NamedTuple
@@ -61,27 +62,30 @@ def gather_batch(data: Dataset, idx: jax.Array, mask: jax.Array) -> Batch:
     return Batch(one_hot(data.codes[idx]), data.y[idx], mask)
 
 
-def has_motif(codes: jax.Array, motif: np.ndarray) -> jax.Array:
-    """Whether each row of ``codes`` (N, L) contains ``motif`` (k,) anywhere: bool (N,)."""
+def motif_hits(codes: jax.Array, motif: np.ndarray) -> jax.Array:
+    """Where ``motif`` (k,) starts in each row of ``codes`` (N, L): bool (N, L - k + 1)."""
     k, length = len(motif), codes.shape[1]
     if length < k:
-        return jnp.zeros(codes.shape[0], bool)
-    # Compare k shifted views at once: match[n, p] is True where the motif starts at p.
-    match = jnp.stack([codes[:, j : length - k + 1 + j] == motif[j] for j in range(k)]).all(0)
-    return match.any(axis=1)
+        return jnp.zeros((codes.shape[0], 0), bool)
+    # Compare k shifted views at once: hit[n, p] is True where the motif starts at p.
+    return jnp.stack([codes[:, j : length - k + 1 + j] == motif[j] for j in range(k)]).all(0)
 
 
-@jax.jit
-def score_codes(codes: jax.Array) -> jax.Array:
+@functools.partial(jax.jit, static_argnames="per_occurrence")
+def score_codes(codes: jax.Array, per_occurrence: bool = False) -> jax.Array:
     """The tutorial's score for integer-coded sequences (N, L) in 0..3: float32 (N,).
 
     ``(points_sum + L * bonus) * (1 / L)`` in float32, as ``reference_torch.data.score_seqs``
-    computes it one sequence at a time, so the two ports agree bit for bit.
+    computes it one sequence at a time, so the two ports agree bit for bit. With
+    ``per_occurrence`` each motif's bonus counts every (overlapping) occurrence.
     """
     codes = codes.astype(jnp.int32)
     length = codes.shape[1]
     points = jnp.asarray(_POINTS)[codes].sum(axis=1)  # (N,) int32
-    bonus = sum(jnp.where(has_motif(codes, motif), b, 0) for motif, b in _MOTIFS)  # (N,)
+    bonus = jnp.zeros_like(points)
+    for motif, value in _MOTIFS:
+        hits = motif_hits(codes, motif)  # (N, P)
+        bonus += value * (hits.sum(axis=1) if per_occurrence else hits.any(axis=1))
     return (points + length * bonus).astype(jnp.float32) * inverse_length(length)
 
 

@@ -69,12 +69,18 @@ def create_train_state(
 
     ``tx`` defaults to the notebook's ``optax.sgd(0.01)``; any optax optimiser works.
     """
-    params = model.init(key, jnp.zeros((1, seq_len, 4)))["params"]  # shapes from one row
     tx = tx if tx is not None else optax.sgd(LEARNING_RATE)
-    state = TrainState.create(apply_fn=model.apply, params=params, tx=tx, loss_fn=loss_fn)
-    # A strongly typed step counter: the weakly typed Python 0 would give the first epoch
-    # an argument type that no later epoch has, and so one extra compilation.
-    return state.replace(step=jnp.zeros((), jnp.int32))
+
+    def create(key: jax.Array) -> TrainState:
+        params = model.init(key, jnp.zeros((1, seq_len, 4)))["params"]  # shapes from one row
+        state = TrainState.create(apply_fn=model.apply, params=params, tx=tx, loss_fn=loss_fn)
+        # A strongly typed step: a weakly typed Python 0 would make the first epoch's
+        # argument types differ from every later epoch's, and so cost a second compile.
+        return state.replace(step=jnp.zeros((), jnp.int32))
+
+    # Compiled for the same reason: the state then lives on the device exactly as every
+    # jitted epoch's output does, so the first epoch's compilation is the only one.
+    return jax.jit(create)(key)
 
 
 def loss_batch(params, state: TrainState, batch: Batch) -> tuple[jax.Array, jax.Array]:
@@ -128,17 +134,22 @@ def val_step(state: TrainState, data: Dataset, batch_size: int = BATCH_SIZE) -> 
     return _weighted_mean(metrics)
 
 
+@jax.jit
+def _train_step_on_rows(state: TrainState, data: Dataset, idx: jax.Array, mask: jax.Array):
+    return train_step(state, gather_batch(data, idx, mask))
+
+
 def train_epoch_stepwise(
     state: TrainState, data: Dataset, order: jax.Array, batch_size: int = BATCH_SIZE
 ) -> tuple[TrainState, jax.Array]:
-    """:func:`train_epoch` with the loop in Python: one compiled ``train_step`` per batch.
+    """:func:`train_epoch` with the loop in Python: one compiled call per batch.
 
     The same batches and arithmetic; kept to show (and measure) what fusing the loop buys.
     """
     idx, mask = batch_indices(order, batch_size)
     losses, sizes = [], []
     for rows in zip(idx, mask):
-        state, metrics = train_step(state, gather_batch(data, *rows))
+        state, metrics = _train_step_on_rows(state, data, *rows)
         losses.append(metrics["loss"])
         sizes.append(metrics["n"])
     return state, _weighted_mean({"loss": jnp.stack(losses), "n": jnp.stack(sizes)})
@@ -172,6 +183,16 @@ def fit_epoch_ensemble(
     key each (K,), all sharing one copy of the data. Losses come back as (K,) arrays."""
     one_model = functools.partial(fit_epoch, batch_size=batch_size)
     return jax.vmap(one_model, in_axes=(0, None, None, 0))(states, train, val, keys)
+
+
+def _commit_to_one_device(state: TrainState, train: Dataset, val: Dataset):
+    # Arrays placed with jax.device_put are "committed" to their device, others are not,
+    # and a jitted function compiles once per mix: committed data would make epoch 0's
+    # outputs committed, so epoch 1 would compile again. Commit everything up front.
+    devices = train.codes.devices()
+    if len(devices) != 1:  # sharded over several devices: placement is the caller's
+        return state, train, val
+    return jax.device_put((state, train, val), next(iter(devices)))
 
 
 def epoch_key(key: jax.Array, epoch: int) -> jax.Array:
@@ -211,12 +232,14 @@ def fit(
     if batch_size < 1:
         raise ValueError(f"batch_size must be a positive integer, got {batch_size}")
     history = history or History()
+    if history.stopped_early:  # a resumed run that had already stopped stays stopped
+        return state, history
     best = min(history.val, default=math.inf)
     since_best = len(history.val) - 1 - history.val.index(best) if history.val else 0
     start = len(history.train)
     # Each epoch donates its input state's buffers to the next one; start from a copy so
     # the caller's state stays valid, as a pure function's argument should.
-    state = jax.tree.map(jnp.copy, state)
+    state, train, val = _commit_to_one_device(jax.tree.map(jnp.copy, state), train, val)
     bar = tqdm(range(start, epochs), desc=desc, unit="epoch", disable=not progress, leave=False)
     for epoch in bar:
         tick = time.perf_counter()

@@ -3,22 +3,26 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 
+from dna_tutorial.checkpoint import latest_snapshot, model_dir, model_meta
 from dna_tutorial.config import MODEL_TASKS, RunConfig
 from dna_tutorial.dataset import TutorialData
 from dna_tutorial.errors import DeviceUnavailableError
 from dna_tutorial.recipe import sample_seqs, score_classes
 from dna_tutorial.report import FilterResult, ModelResult, PortResult
 from dna_tutorial.spec import KMER_LENGTH
+from jax_impl import checkpoint
 from jax_impl.data import Dataset, encode, quick_split, score_codes
 from jax_impl.evaluate import predict_codes, quick_seq_pred
 from jax_impl.filters import filter_weights, get_filter_activations
 from jax_impl.models import build_model, has_conv
-from jax_impl.train import cross_entropy_loss, mse_loss, run_model
+from jax_impl.train import create_train_state, cross_entropy_loss, fit, mse_loss, run_keys
 
 
 def resolve_device(name: str) -> jax.Device:
@@ -56,15 +60,24 @@ def tutorial_datasets(
 
 
 def run_tutorial(
-    data: TutorialData, cfg: RunConfig, progress: bool = True, verbose: bool = False
+    data: TutorialData,
+    cfg: RunConfig,
+    progress: bool = True,
+    verbose: bool = False,
+    checkpoints: Path | None = None,
+    resume: bool = False,
 ) -> PortResult:
-    """Score, split, train every configured model, evaluate it and look at its filters."""
+    """Score, split, train every configured model, evaluate it and look at its filters.
+
+    With ``checkpoints`` every model is snapshotted after each epoch under
+    ``checkpoints/jax/<model>``; with ``resume`` a model continues from its snapshot.
+    """
     device = resolve_device(cfg.device)
     with jax.default_device(device):
-        return _run(data, cfg, device, progress, verbose)
+        return _run(data, cfg, device, progress, verbose, checkpoints, resume)
 
 
-def _run(data, cfg, device, progress, verbose) -> PortResult:
+def _run(data, cfg, device, progress, verbose, checkpoints, resume) -> PortResult:
     start = time.perf_counter()
     codes, targets, scores = tutorial_datasets(data)
     names = cfg.model_names(data.task, has_classes="label" in targets)
@@ -84,19 +97,35 @@ def _run(data, cfg, device, progress, verbose) -> PortResult:
             num_classes=max(len(data.class_names), 1),
             weight_init=cfg.weight_init,
         )
-        state, history = run_model(
+        # run_model's steps spelled out, so that a checkpoint can replace the fresh state.
+        init_key, shuffle_key = run_keys(cfg.seed)
+        loss_fn = mse_loss if task == "regress" else cross_entropy_loss
+        state = create_train_state(
+            model, init_key, data.seq_len, optax.sgd(cfg.learning_rate), loss_fn
+        )
+        history, save = None, None
+        if checkpoints is not None:
+            ckpt = model_dir(checkpoints, "jax", name)
+            meta = model_meta(name, data, cfg, str(device))
+            if resume and latest_snapshot(ckpt) is not None:
+                state, history = checkpoint.restore(ckpt, state)
+
+            def save(epoch, state, hist, ckpt=ckpt, meta=meta):
+                checkpoint.save(ckpt, state, hist, meta)
+
+        state, history = fit(
+            cfg.epochs,
+            state,
             train,
             val,
-            model,
-            seed=cfg.seed,
-            lr=cfg.learning_rate,
-            epochs=cfg.epochs,
-            loss_fn=mse_loss if task == "regress" else cross_entropy_loss,
+            shuffle_key,
             batch_size=cfg.batch_size,
             patience=cfg.patience,
             progress=progress,
             verbose=verbose,
             desc=f"jax {name}",
+            history=history,
+            on_epoch_end=save,
         )
         out = np.asarray(predict_codes(model, state.params, test.codes))
         truth = np.asarray(test.y)

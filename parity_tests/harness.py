@@ -24,6 +24,7 @@ from torch.utils.data import DataLoader
 
 from dna_tutorial.recipe import r2_score, score_classes, tutorial_split
 from dna_tutorial.sequences import decode_codes, kmers
+from dna_tutorial.synthetic import synthetic_codes
 from jax_impl import convert
 from jax_impl import data as jdata
 from jax_impl import evaluate as jevaluate
@@ -200,6 +201,16 @@ def check_data() -> list[Comparison]:
             EXACT,
         )
     )
+    codes = synthetic_codes(20_000, 200, seed=2)
+    for per in (False, True):
+        rows.append(
+            compare(
+                f"synthetic task scores, 20,000 200-mers{', per occurrence' if per else ''}",
+                tdata.score_codes(codes, per),
+                jdata.score_codes(codes, per),
+                EXACT,
+            )
+        )
     with_n = [s[:3] + "N" + s[4:] for s in random_seqs(500, 20, seed=2)]
     for name, batch in [("one-hot, all 65,536 8-mers", seqs), ("one-hot, 20-mers with N", with_n)]:
         rows.append(

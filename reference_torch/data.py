@@ -51,6 +51,26 @@ def score_seqs(seqs: Sequence[str]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["seq", "score"]).astype({"score": np.float32})
 
 
+def score_codes(codes: np.ndarray | torch.Tensor, per_occurrence: bool = False) -> torch.Tensor:
+    """:func:`score_seqs` vectorised over integer codes (N, L) in 0..3: float32 (N,).
+
+    For datasets too big for the notebook's Python loop (see ``dna_tutorial.synthetic``);
+    the same arithmetic. With ``per_occurrence`` each motif's bonus counts every
+    (overlapping) occurrence instead of once per sequence.
+    """
+    codes = torch.as_tensor(codes).long()
+    length = codes.shape[1]
+    points = torch.tensor([NUCLEOTIDE_POINTS[b] for b in ALPHABET])[codes].sum(dim=1)
+    bonus = torch.zeros_like(points)
+    for motif, value in MOTIF_BONUSES.items():
+        if length < len(motif):
+            continue
+        pattern = torch.tensor([ALPHABET.index(b) for b in motif])
+        hits = (codes.unfold(1, len(motif), 1) == pattern).all(dim=-1)  # (N, P): starts here
+        bonus += value * (hits.sum(dim=1) if per_occurrence else hits.any(dim=1).long())
+    return (points + length * bonus).to(torch.float32) * torch.tensor(inverse_length(length))
+
+
 def one_hot_encode(seq: str) -> np.ndarray:
     """One-hot encode one sequence: float32 array (L, 4), channels A, C, G, T; N -> zeros."""
     encode_codes([seq])  # raises ValueError naming the bad letter and its position

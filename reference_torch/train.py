@@ -117,6 +117,8 @@ def fit(
     if epochs < 0 or patience < 1:
         raise ValueError(f"need epochs >= 0 and patience >= 1, got {epochs} and {patience}")
     history = history or History()
+    if history.stopped_early:  # a resumed run that had already stopped stays stopped
+        return history
     best = min(history.val, default=math.inf)
     since_best = len(history.val) - 1 - history.val.index(best) if history.val else 0
     start = len(history.train)

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pandas as pd
 import torch
 from torch import nn
 
+from dna_tutorial.checkpoint import latest_snapshot, model_dir, model_meta
 from dna_tutorial.config import MODEL_TASKS, RunConfig
 from dna_tutorial.dataset import TutorialData
 from dna_tutorial.errors import DeviceUnavailableError
 from dna_tutorial.recipe import sample_seqs, score_classes
 from dna_tutorial.report import FilterResult, ModelResult, PortResult
 from dna_tutorial.spec import KMER_LENGTH
+from reference_torch import checkpoint
 from reference_torch.data import build_dataloaders, quick_split, score_seqs, set_seed
 from reference_torch.evaluate import predict_seqs, quick_seq_pred
 from reference_torch.filters import filter_weights, get_filter_activations
@@ -45,9 +48,18 @@ def tutorial_frame(data: TutorialData) -> pd.DataFrame:
 
 
 def run_tutorial(
-    data: TutorialData, cfg: RunConfig, progress: bool = True, verbose: bool = False
+    data: TutorialData,
+    cfg: RunConfig,
+    progress: bool = True,
+    verbose: bool = False,
+    checkpoints: Path | None = None,
+    resume: bool = False,
 ) -> PortResult:
-    """Score, split, train every configured model, evaluate it and look at its filters."""
+    """Score, split, train every configured model, evaluate it and look at its filters.
+
+    With ``checkpoints`` every model is snapshotted after each epoch under
+    ``checkpoints/torch/<model>``; with ``resume`` a model continues from its snapshot.
+    """
     device = resolve_device(cfg.device)
     start = time.perf_counter()
     df = tutorial_frame(data)
@@ -72,18 +84,31 @@ def run_tutorial(
             cfg.num_filters,
             cfg.kernel_size,
             num_classes=max(len(data.class_names), 1),
-        )
+        ).to(device)
+        opt = torch.optim.SGD(model.parameters(), lr=cfg.learning_rate)
+        history, save = None, None
+        if checkpoints is not None:
+            ckpt = model_dir(checkpoints, "torch", name)
+            meta = model_meta(name, data, cfg, str(device))
+            if resume and latest_snapshot(ckpt) is not None:
+                history = checkpoint.restore(ckpt, model, opt)
+
+            def save(epoch, hist, ckpt=ckpt, model=model, opt=opt, meta=meta):
+                checkpoint.save(ckpt, model, opt, hist, meta)
+
         history = run_model(
             *loaders[target],
             model,
             device,
-            lr=cfg.learning_rate,
             epochs=cfg.epochs,
             lossf=nn.MSELoss() if task == "regress" else nn.CrossEntropyLoss(),
+            opt=opt,
             patience=cfg.patience,
             progress=progress,
             verbose=verbose,
             desc=f"torch {name}",
+            history=history,
+            on_epoch_end=save,
         )
         out = predict_seqs(model, list(test_df["seq"]), device)
         results[name] = ModelResult(

@@ -100,3 +100,11 @@ def test_shuffled_order_puts_every_item_everywhere_uniformly(n):
 def test_shuffled_order_refuses_empty():
     with pytest.raises(ValueError, match="cannot shuffle 0 rows"):
         shuffled_order(jax.random.key(0), 0)
+
+
+def test_per_occurrence_bonuses_count_every_motif():
+    from jax_impl.data import score_codes
+
+    codes = encode(["TATATAAA", "GCGCGTAT"])  # TAT twice; GCG twice and TAT once
+    diff = np.asarray(score_codes(codes, per_occurrence=True)) - np.asarray(score_codes(codes))
+    np.testing.assert_array_equal(diff, np.float32([10, -10]))

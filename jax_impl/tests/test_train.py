@@ -121,23 +121,36 @@ def test_same_seed_same_numbers_bit_for_bit(six_mers):
     chex.assert_trees_all_equal(runs[0][0].params, runs[1][0].params)
 
 
-def test_epochs_after_the_first_compile_nothing(six_mers):
+@pytest.mark.parametrize("placed", [False, True], ids=["default", "device_put"])
+def test_epochs_after_the_first_compile_nothing(six_mers, placed):
     train, val, _ = six_mers
+    if placed:  # data committed to a device, the state not: still one compilation
+        train, val = jax.device_put((train, val), jax.devices()[0])
     state = create_train_state(build_model("cnn", 6, num_filters=7), jax.random.key(0), 6)
-    key = run_keys(0)[1]
-    state, history = fit(1, state, train, val, key, batch_size=50, progress=False)
-    events = []
+    compiles: list[tuple[int, str]] = []
+    epochs_done = []
 
     def listener(name, secs, **kwargs):
         if name.startswith("/jax/core/compile"):
-            events.append(name)
+            compiles.append((len(epochs_done), name))
 
     jax.monitoring.register_event_duration_secs_listener(listener)
     try:
-        fit(4, state, train, val, key, batch_size=50, progress=False, history=history)
+        fit(
+            4,
+            state,
+            train,
+            val,
+            run_keys(0)[1],
+            batch_size=50,
+            progress=False,
+            on_epoch_end=lambda epoch, s, h: epochs_done.append(epoch),
+        )
     finally:
         jax.monitoring.unregister_event_duration_listener(listener)
-    assert events == []
+    assert epochs_done == [0, 1, 2, 3]
+    assert any(epoch == 0 for epoch, _ in compiles)  # the listener does see compilations
+    assert [c for c in compiles if c[0] > 0] == []  # none once the first epoch is done
 
 
 def test_ensemble_member_k_equals_a_single_run_with_seed_k(six_mers):

@@ -90,3 +90,23 @@ def test_dataloaders_batch_and_shuffle_training_only():
     assert torch.equal(first, again)  # validation is not shuffled
     with pytest.raises(ValueError, match="batch_size"):
         build_dataloaders(train, val, batch_size=0)
+
+
+def test_vectorised_scoring_equals_the_notebooks_loop():
+    from dna_tutorial.sequences import encode_codes
+    from reference_torch.data import score_codes
+
+    seqs = kmers(8)
+    np.testing.assert_array_equal(
+        score_codes(encode_codes(seqs)).numpy(), score_seqs(seqs)["score"].to_numpy()
+    )
+
+
+def test_per_occurrence_bonuses_count_every_motif():
+    from dna_tutorial.sequences import encode_codes
+    from reference_torch.data import score_codes
+
+    codes = encode_codes(["TATATAAA", "GCGCGTAT"])  # TAT twice; GCG twice and TAT once
+    once = score_codes(codes).numpy()
+    each = score_codes(codes, per_occurrence=True).numpy()
+    np.testing.assert_array_equal(each - once, np.float32([10, -10]))

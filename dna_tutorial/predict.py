@@ -1,0 +1,68 @@
+"""``dna-tutorial predict``: a saved model's predictions for the sequences in a file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from dna_tutorial.checkpoint import Snapshot, load_snapshot
+from dna_tutorial.io import DataFileError, read_records
+
+
+def _outputs(snapshot: Snapshot, seqs: list[str], framework: str, device: str) -> np.ndarray:
+    """Model outputs (N, out) in the chosen port; weights from either port load in both."""
+    if framework == "torch":
+        from reference_torch.checkpoint import load_model
+        from reference_torch.evaluate import predict_seqs
+        from reference_torch.tutorial import resolve_device
+
+        dev = resolve_device(device)
+        return predict_seqs(load_model(snapshot).to(dev), seqs, dev)
+    import jax
+
+    from jax_impl.checkpoint import load_model
+    from jax_impl.data import encode
+    from jax_impl.evaluate import predict_codes
+    from jax_impl.tutorial import resolve_device
+
+    with jax.default_device(resolve_device(device)):
+        model, params = load_model(snapshot)
+        return np.asarray(predict_codes(model, params, encode(seqs)))
+
+
+def predict_file(
+    checkpoint: str | Path,
+    data: str | Path,
+    framework: str | None = None,
+    device: str = "cpu",
+    **read_options,
+) -> tuple[pd.DataFrame, dict]:
+    """Predict every sequence of ``data`` with the newest snapshot in ``checkpoint``.
+
+    ``framework`` defaults to the port that wrote the checkpoint. Returns the table
+    (``id``, ``seq``, then ``prediction`` for a score, or ``predicted_class`` and one
+    ``p_<class>`` probability column per class) and the snapshot's metadata.
+    """
+    snapshot = load_snapshot(checkpoint)
+    meta = snapshot.meta
+    records = read_records(data, need_target=False, **read_options)
+    length = len(records.seqs[0])
+    if length != meta["seq_len"]:
+        raise DataFileError(
+            f"{records.path}: sequences have length {length}, but the model in {checkpoint} "
+            f"takes {meta['seq_len']}; use --pad-to / --trim-to {meta['seq_len']}"
+        )
+    out = _outputs(snapshot, records.seqs, framework or meta["framework"], device)
+    table = pd.DataFrame({"id": records.ids, "seq": records.seqs})
+    if meta["task"] == "regress":
+        table["prediction"] = out[:, 0]
+    else:
+        probs = np.exp(out - out.max(axis=1, keepdims=True))
+        probs /= probs.sum(axis=1, keepdims=True)
+        names = meta["class_names"]
+        table["predicted_class"] = [names[i] for i in out.argmax(axis=1)]
+        for i, name in enumerate(names):
+            table[f"p_{name}"] = probs[:, i]
+    return table, meta

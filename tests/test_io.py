@@ -1,0 +1,157 @@
+"""Reading users' files: every bad input gets an error naming the file, the line or
+record, and the problem."""
+
+import gzip
+
+import numpy as np
+import pytest
+
+from dna_tutorial.io import DataFileError, load_data, read_records
+
+GOOD = "id,seq,score\na,ACGTACGT,1.5\nb,TTTTACGA,2.0\nc,GGGGCCCC,-1\nd,acgtacgt,0.25\n"
+
+
+def _write(tmp_path, name, text, compress=False):
+    path = tmp_path / name
+    data = text.encode()
+    path.write_bytes(gzip.compress(data) if compress else data)
+    return path
+
+
+def test_a_good_csv_loads_with_ids_lowercase_and_a_split(tmp_path):
+    data = load_data(_write(tmp_path, "d.csv", GOOD))
+    assert data.seqs[3] == "ACGTACGT" and data.task == "regress"
+    np.testing.assert_array_equal(data.targets, np.float32([1.5, 2.0, -1, 0.25]))
+    assert sum(data.split.sizes().values()) == 4
+    assert read_records(tmp_path / "d.csv").ids == ["a", "b", "c", "d"]
+
+
+@pytest.mark.parametrize("name", ["d.tsv", "d.tsv.gz", "d.csv.gz", "d.txt"])
+def test_tsv_and_gzip_are_read_too(tmp_path, name):
+    text = GOOD.replace(",", "\t") if ".csv" not in name else GOOD
+    path = _write(tmp_path, name, text, compress=name.endswith(".gz"))
+    assert load_data(path).seqs[0] == "ACGTACGT"
+
+
+def test_columns_are_chosen_by_name(tmp_path):
+    path = _write(tmp_path, "d.csv", "name,dna,activity\na,ACGT,1\nb,AAAA,2\nc,CCCC,3\n")
+    data = load_data(path, seq_col="dna", target_col="activity", id_col="name")
+    assert data.seqs == ["ACGT", "AAAA", "CCCC"]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("", r"d.csv is empty"),
+        ("seq,score\n", r"d.csv has a header but no rows"),
+        ("seq,score\nACGT,1\nACXT,2\nAAAA,3\n", r"d.csv, line 3: invalid letter 'X' at position 2"),
+        ("seq,score\nACGT,1\n,2\nAAAA,3\n", r"d.csv, line 3: empty sequence"),
+        ("sequence,score\nACGT,1\n", r"d.csv, line 1: no column 'seq'; the header has"),
+        ("seq,value\nACGT,1\n", r"no column 'score'"),
+        ("seq,score,seq\nACGT,1,A\n", r"line 1: duplicate column\(s\) \['seq'\]"),
+        ("seq,score\nACGT,1\nAAAA,high\nCCCC,3\n", r"line 3: score 'high' is not a number"),
+        ("seq,score\nACGT,1\nAAAA,nan\nCCCC,3\n", r"line 3: score is 'nan'; targets must be"),
+        ("seq,score\nACGT,1\nAAAA,-inf\nCCCC,3\n", r"line 3: score is '-inf'"),
+        ("seq,score\nACGT,1\nAAAA,\nCCCC,3\n", r"line 3: score '' is not a number"),
+        ("seq,score\nACGT,1\nAAAA\nCCCC,3\n", r"line 3: 1 fields, but the header has 2"),
+        (
+            "seq,score\nACGT,1\nAAAA,2\n",
+            r"has 2 sequence\(s\); the train/validation/test split "
+            r"needs at least 3",
+        ),
+        (
+            "seq,score\nACGT,1\nAAAAA,2\nCCCC,3\n",
+            r"differ in length \(4 in line 2, 5 in line 3\)"
+            r".*--pad-to",
+        ),
+    ],
+)
+def test_bad_tables_are_refused_naming_file_and_line(tmp_path, text, message):
+    with pytest.raises(DataFileError, match=message):
+        load_data(_write(tmp_path, "d.csv", text))
+
+
+def test_unreadable_files(tmp_path):
+    with pytest.raises(DataFileError, match="absent.csv: no such file"):
+        load_data(tmp_path / "absent.csv")
+    with pytest.raises(DataFileError, match="cannot read it"):
+        load_data(tmp_path)  # a directory
+    (tmp_path / "latin1.csv").write_bytes("seq,score\nACGT,1\n# caf\xe9\n".encode("latin-1"))
+    with pytest.raises(DataFileError, match="not UTF-8 text"):
+        load_data(tmp_path / "latin1.csv")
+    (tmp_path / "cut.csv.gz").write_bytes(gzip.compress(GOOD.encode())[:20])
+    with pytest.raises(DataFileError, match="not a readable gzip file"):
+        load_data(tmp_path / "cut.csv.gz")
+
+
+def test_pad_and_trim_make_one_length(tmp_path):
+    path = _write(tmp_path, "d.csv", "seq,score\nACG,1\nACGTA,2\nAC,3\nACGTACG,4\n")
+    padded = load_data(path, pad_to=7)
+    assert padded.seqs == ["ACGNNNN", "ACGTANN", "ACNNNNN", "ACGTACG"]
+    assert load_data(path, trim_to=2).seqs == ["AC", "AC", "AC", "AC"]
+    assert load_data(path, pad_to=4, trim_to=4).seqs == ["ACGN", "ACGT", "ACNN", "ACGT"]
+    with pytest.raises(DataFileError, match=r"line 5: length 7 is more than --pad-to 4"):
+        load_data(path, pad_to=4)
+
+
+FASTA = ">s1 score=1.5\nACGT\nACGT\n>s2 2.5\nTTTTACGA\n>s3 kind=x score=-1\nggggcccc\n"
+
+
+@pytest.mark.parametrize("name", ["d.fa", "d.fasta.gz", "d.fna"])
+def test_fasta_with_targets_in_headers(tmp_path, name):
+    data = load_data(_write(tmp_path, name, FASTA, compress=name.endswith(".gz")))
+    assert data.seqs == ["ACGTACGT", "TTTTACGA", "GGGGCCCC"]
+    np.testing.assert_array_equal(data.targets, np.float32([1.5, 2.5, -1]))
+
+
+def test_fasta_with_a_side_table(tmp_path):
+    fasta = _write(tmp_path, "d.fa", ">s1\nACGT\n>s2\nTTTT\n>s3\nGGGG\n")
+    table = _write(tmp_path, "labels.tsv", "id\tscore\ns3\t3\ns1\t1\ns2\t2\n")
+    np.testing.assert_array_equal(load_data(fasta, labels=table).targets, np.float32([1, 2, 3]))
+    _write(tmp_path, "short.csv", "id,score\ns1,1\n")
+    with pytest.raises(DataFileError, match=r"no 'score' for 2 sequence id\(s\).*\['s2', 's3'\]"):
+        load_data(fasta, labels=tmp_path / "short.csv")
+    _write(tmp_path, "dup.csv", "id,score\ns1,1\ns1,2\n")
+    with pytest.raises(DataFileError, match=r"dup.csv, line 3: id 's1' appears twice"):
+        load_data(fasta, labels=tmp_path / "dup.csv")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("ACGT\n>s1 score=1\nACGT\n", r"line 1: sequence before any '>' header"),
+        (
+            ">s1 score=1\nACGT\n>s2\nACGT\n>s3 score=2\nACGT\n",
+            r"record 2 \(>s2, line 3\): no 'score' in the header",
+        ),
+        (">s1 score=1\nACGT\n>s2 score=2\n>s3 score=3\nAAAA\n", r"record 2 .*: empty sequence"),
+        (
+            ">s1 score=1\nACGT\n>s2 score=2\nACZT\n>s3 score=3\nAAAA\n",
+            r"record 2 \(>s2, line 3\): invalid letter 'Z' at position 2",
+        ),
+        (">\nACGT\n", r"line 1: a '>' header without an id"),
+    ],
+)
+def test_bad_fasta_is_refused_naming_the_record(tmp_path, text, message):
+    with pytest.raises(DataFileError, match=message):
+        load_data(_write(tmp_path, "d.fa", text))
+
+
+def test_classification_labels_become_classes(tmp_path):
+    path = _write(tmp_path, "d.csv", "seq,label\nACGT,bound\nAAAA,free\nCCCC,bound\nGGGG,free\n")
+    data = load_data(path, task="classify", target_col="label")
+    assert data.class_names == ("bound", "free")
+    np.testing.assert_array_equal(data.targets, [0, 1, 0, 1])
+    numeric = _write(tmp_path, "n.csv", "seq,label\nACGT,10\nAAAA,2\nCCCC,10\n")
+    assert load_data(numeric, task="classify", target_col="label").class_names == ("2", "10")
+    single = _write(tmp_path, "s.csv", "seq,label\nACGT,a\nAAAA,a\nCCCC,a\n")
+    with pytest.raises(DataFileError, match="at least two classes"):
+        load_data(single, task="classify", target_col="label")
+    missing = _write(tmp_path, "m.csv", "seq,label\nACGT,a\nAAAA,\nCCCC,b\n")
+    with pytest.raises(DataFileError, match=r"line 3: missing label \(class label\)"):
+        load_data(missing, task="classify", target_col="label")
+
+
+def test_labels_option_is_for_fasta_only(tmp_path):
+    with pytest.raises(DataFileError, match="--labels goes with FASTA"):
+        load_data(_write(tmp_path, "d.csv", GOOD), labels=tmp_path / "x.csv")
