@@ -30,7 +30,7 @@ import numpy as np
 from dna_tutorial.dataset import TutorialData
 from dna_tutorial.recipe import min_rows_for_split, tutorial_split
 from dna_tutorial.sequences import InvalidSequenceError, encode_codes
-from dna_tutorial.spec import ALPHABET, SEED, SPLIT_FRAC, UNKNOWN_BASE
+from dna_tutorial.spec import SEED, SPLIT_FRAC, UNKNOWN_BASE
 
 FASTA_SUFFIXES = {".fa", ".fasta", ".fna", ".fas"}
 TSV_SUFFIXES = {".tsv", ".tab", ".txt"}
