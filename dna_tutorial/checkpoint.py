@@ -149,14 +149,16 @@ def fingerprint(path: str | Path | None) -> str:
     return digest.hexdigest()
 
 
-def check_run(root: str | Path, run: Mapping, resume: bool) -> None:
+def check_run(root: str | Path, run: Mapping, resume: bool, write: bool = True) -> None:
     """Record the run in ``root/run.json``; on resume, refuse a run that differs.
 
-    ``run`` holds the config and the data fingerprint. Only ``epochs`` may change on
-    resume (to train for longer).
+    ``run`` holds the config and the data fingerprint (the caller leaves out what may
+    change on resume). ``write=False`` only checks (the other processes of a
+    distributed run).
     """
     root = Path(root)
     path = root / RUN
+    run = json.loads(json.dumps(dict(run)))  # as it reads back: tuples become lists
     if resume:
         if not path.is_file():
             raise CheckpointError(f"nothing to resume in {root}: no {RUN}")
@@ -169,5 +171,6 @@ def check_run(root: str | Path, run: Mapping, resume: bool) -> None:
         if differ:
             details = "; ".join(f"{k}: was {saved.get(k)!r}, now {run.get(k)!r}" for k in differ)
             raise CheckpointError(f"cannot resume {root}: the run differs ({details})")
-    root.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(path, dict(run))
+    if write:
+        root.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(path, run)

@@ -7,6 +7,7 @@ a stack trace.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -124,6 +125,39 @@ def _add_run(sub) -> None:
         metavar="DIR",
         help="continue the run checkpointed in DIR (same settings; --epochs may grow)",
     )
+    scale = p.add_argument_group("scaling out")
+    scale.add_argument(
+        "--devices",
+        type=_positive_int,
+        default=1,
+        metavar="N",
+        help="JAX: train data-parallel over N local devices (on CPU, N virtual devices)",
+    )
+    scale.add_argument(
+        "--distributed",
+        action="store_true",
+        help="one process per device: torch DDP under torchrun, or a multi-host "
+        "JAX mesh (jax.distributed); pick one --framework",
+    )
+    synth = p.add_argument_group("a bigger synthetic task than the 8-mers")
+    synth.add_argument(
+        "--seq-len",
+        type=_positive_int,
+        metavar="L",
+        help="random sequences of length L scored by the tutorial's rule",
+    )
+    synth.add_argument(
+        "--num-seqs",
+        type=_positive_int,
+        default=100_000,
+        metavar="N",
+        help="how many (default 100,000; with --seq-len)",
+    )
+    synth.add_argument(
+        "--per-occurrence",
+        action="store_true",
+        help="count a motif's bonus at every occurrence (with --seq-len)",
+    )
     _add_data_options(p, with_task=True)
     p.set_defaults(handler=_cmd_run)
 
@@ -178,6 +212,31 @@ def _read_options(args: argparse.Namespace) -> dict:
     }
 
 
+def _tutorial_data(args: argparse.Namespace):
+    """The data ``run`` trains on: a user's file, the bigger synthetic task, or None
+    (the tutorial's 8-mers)."""
+    file_only = {
+        k: v
+        for k, v in _read_options(args).items()
+        if k in ("labels", "pad_to", "trim_to") and v is not None
+    }
+    if args.data is not None:
+        if args.seq_len is not None:
+            raise CLIError("--data and --seq-len both choose the data: give one")
+        from dna_tutorial.io import load_data
+
+        return load_data(args.data, task=args.task, seed=args.seed, **_read_options(args))
+    if args.task == "classify" or file_only:
+        raise CLIError("--task classify, --labels, --pad-to and --trim-to need --data FILE")
+    if args.seq_len is not None:
+        from dna_tutorial.dataset import synthetic_task
+
+        return synthetic_task(args.num_seqs, args.seq_len, args.seed, args.per_occurrence)
+    if args.per_occurrence:
+        raise CLIError("--per-occurrence goes with --seq-len (the 8-mers follow the tutorial)")
+    return None
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from dna_tutorial.pipeline import run
 
@@ -191,20 +250,18 @@ def _cmd_run(args: argparse.Namespace) -> int:
         models=tuple(args.models or ()),
         device=args.device,
         weight_init=args.jax_init,
+        devices=args.devices,
+        distributed=args.distributed,
     )
     if args.resume and args.checkpoint_dir and args.resume != args.checkpoint_dir:
         raise CLIError("--resume and --checkpoint-dir name different directories")
-    data = None
-    if args.data is not None:
-        from dna_tutorial.io import load_data
+    if args.devices > 1 and args.device == "cpu" and "jax" in cfg.frameworks:
+        # Virtual CPU devices must be asked for before JAX starts its backend.
+        from jax_impl.distributed import host_device_flag
 
-        data = load_data(args.data, task=args.task, seed=args.seed, **_read_options(args))
-    elif args.task == "classify" or any(
-        v is not None
-        for k, v in _read_options(args).items()
-        if k in ("labels", "pad_to", "trim_to")
-    ):
-        raise CLIError("--task classify, --labels, --pad-to and --trim-to need --data FILE")
+        flags = os.environ.get("XLA_FLAGS", "")
+        os.environ["XLA_FLAGS"] = f"{flags} {host_device_flag(args.devices)}".strip()
+    data = _tutorial_data(args)
     start = time.perf_counter()
     metrics = run(
         cfg,
@@ -216,6 +273,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         resume=args.resume is not None,
         data_file=args.data,
     )
+    if not metrics:
+        return 0  # a worker of a distributed run: the first process reports
     for fw in cfg.frameworks:
         for name, m in metrics[fw]["models"].items():
             score = (

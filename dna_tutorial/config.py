@@ -33,6 +33,12 @@ class RunConfig:
     models: tuple[str, ...] = ()
     #: JAX only: ``"torch"`` initialises like PyTorch's defaults, ``"flax"`` like Flax's.
     weight_init: str = "torch"
+    #: JAX only: train data-parallel over this many local devices (a mesh; see
+    #: ``jax_impl.distributed``).
+    devices: int = 1
+    #: Multi-process data parallelism: torch DDP under ``torchrun``, or a multi-host JAX
+    #: mesh after ``jax.distributed.initialize()``; one framework at a time.
+    distributed: bool = False
 
     def __post_init__(self) -> None:
         problems = []
@@ -45,6 +51,7 @@ class RunConfig:
             "num_filters",
             "kernel_size",
             "num_logo_seqs",
+            "devices",
         ):
             value = getattr(self, name)
             if not isinstance(value, int) or value < (0 if name == "epochs" else 1):
@@ -57,6 +64,10 @@ class RunConfig:
             problems.append(f"models must be drawn from {sorted(MODEL_TASKS)}, got {self.models}")
         if self.weight_init not in ("torch", "flax"):
             problems.append(f"weight_init must be 'torch' or 'flax', got {self.weight_init!r}")
+        if self.distributed and len(self.frameworks) != 1:
+            problems.append("distributed runs train one framework: pick torch or jax")
+        if isinstance(self.devices, int) and self.devices > 1 and self.distributed:
+            problems.append("use devices (one process, JAX) or distributed, not both")
         if problems:
             raise ValueError("invalid run configuration: " + "; ".join(problems))
 

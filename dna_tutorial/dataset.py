@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from dna_tutorial import spec
 from dna_tutorial.recipe import Split, tutorial_split
-from dna_tutorial.sequences import encode_codes, kmers
+from dna_tutorial.sequences import decode_codes, kmers
+from dna_tutorial.synthetic import synthetic_codes
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,8 @@ class TutorialData:
     class_names: tuple[str, ...]
     source: str
     split: Split
+    #: Synthetic data only: motif bonuses count every occurrence, not once per sequence.
+    per_occurrence: bool = False
 
     @property
     def seq_len(self) -> int:
@@ -61,45 +63,19 @@ def synthetic_kmers(k: int = spec.KMER_LENGTH, seed: int = spec.SEED) -> Tutoria
     )
 
 
-def from_arrays(
-    seqs: Sequence[str],
-    targets: Sequence,
-    task: str = "regress",
-    source: str = "arrays",
-    seed: int = spec.SEED,
-    class_names: Sequence[str] | None = None,
+def synthetic_task(
+    num_seqs: int, seq_len: int, seed: int = spec.SEED, per_occurrence: bool = False
 ) -> TutorialData:
-    """Validated data from in-memory sequences and targets.
-
-    Regression targets must be finite numbers; classification targets are class indices
-    ``0..C-1`` (``class_names`` defaults to their string forms).
-    """
-    if task not in ("regress", "classify"):
-        raise ValueError(f"task must be 'regress' or 'classify', got {task!r}")
-    seqs = [s.upper() for s in seqs]
-    encode_codes(seqs)  # raises on bad letters, empty or mixed-length sequences
-    targets = np.asarray(targets)
-    if len(targets) != len(seqs):
-        raise ValueError(f"{len(seqs)} sequences but {len(targets)} targets")
-    if task == "regress":
-        targets = targets.astype(np.float32)
-        bad = np.flatnonzero(~np.isfinite(targets))
-        if bad.size:
-            raise ValueError(f"target #{bad[0]} is {targets[bad[0]]}: targets must be finite")
-        names: tuple[str, ...] = ()
-    else:
-        if not np.issubdtype(targets.dtype, np.integer) or targets.min() < 0:
-            raise ValueError("classification targets must be class indices 0, 1, 2, ...")
-        targets = targets.astype(np.int64)
-        count = int(targets.max()) + 1
-        names = tuple(class_names) if class_names else tuple(str(i) for i in range(count))
-        if len(names) < count:
-            raise ValueError(f"{len(names)} class names for {count} classes")
+    """The generalised task: ``num_seqs`` random sequences of ``seq_len``, scored by each
+    port with the tutorial's rule (``dna_tutorial.synthetic``), split 64/16/20."""
+    codes = synthetic_codes(num_seqs, seq_len, seed)
+    rule = "each motif occurrence counts" if per_occurrence else "the tutorial's rule"
     return TutorialData(
-        seqs=seqs,
-        task=task,
-        targets=targets,
-        class_names=names,
-        source=source,
-        split=tutorial_split(len(seqs), seed=seed),
+        seqs=decode_codes(codes),
+        task="regress",
+        targets=None,
+        class_names=spec.CLASS_NAMES,
+        source=f"synthetic: {num_seqs:,} random {seq_len}-mers (seed {seed}, {rule})",
+        split=tutorial_split(num_seqs, seed=seed),
+        per_occurrence=per_occurrence,
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import os
 from pathlib import Path
 
 from dna_tutorial import provenance
@@ -12,10 +13,15 @@ from dna_tutorial.dataset import TutorialData, synthetic_kmers
 from dna_tutorial.files import atomic_write_json, check_replaceable, staged_directory
 from dna_tutorial.report import METRICS_FILE, PortResult, write_index, write_port_report
 
-#: Settings a resumed run may change: train for longer, on other ports or another device.
-RESUMABLE = {"epochs", "frameworks", "device"}
+#: Settings a resumed run may change: train for longer, with other ports or hardware.
+RESUMABLE = {"epochs", "frameworks", "device", "devices", "distributed"}
 #: The module holding each framework's ``run_tutorial``.
 PORTS = {"torch": "reference_torch.tutorial", "jax": "jax_impl.tutorial"}
+
+
+def launch_rank() -> int:
+    """This process's rank as the launcher gave it (``torchrun``'s ``RANK``), else 0."""
+    return int(os.environ.get("RANK", "0"))
 
 
 def run_port(framework: str, data: TutorialData, cfg: RunConfig, **kwargs) -> PortResult:
@@ -44,22 +50,25 @@ def run(
     out = Path(out)
     check_replaceable(out, METRICS_FILE)  # fail before minutes of training, not after
     data = data or synthetic_kmers(seed=cfg.seed)
+    first = launch_rank() == 0
     if checkpoints is not None:
         checkpoints = Path(checkpoints)
         fixed = {k: v for k, v in cfg.to_dict().items() if k not in RESUMABLE}
-        check_run(checkpoints, {**fixed, "data": fingerprint(data_file)}, resume)
+        check_run(checkpoints, {**fixed, "data": fingerprint(data_file)}, resume, write=first)
     results = [
         run_port(
             fw,
             data,
             cfg,
-            progress=progress,
-            verbose=verbose,
+            progress=progress and first,
+            verbose=verbose and first,
             checkpoints=checkpoints,
             resume=resume,
         )
         for fw in cfg.frameworks
     ]
+    if not all(r.main_process for r in results):
+        return {}  # another process of a distributed run writes the report
     metrics = {
         "config": cfg.to_dict(),
         "data": data.describe(),

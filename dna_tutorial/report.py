@@ -94,6 +94,8 @@ class PortResult:
     spot_checks: pd.DataFrame | None = None
     filters: list[FilterResult] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
+    #: False in every process of a distributed run but the first: it writes nothing.
+    main_process: bool = True
 
 
 def write_port_report(result: PortResult, out: Path, class_names: tuple[str, ...]) -> dict:

@@ -22,10 +22,12 @@ import jax.numpy as jnp
 import optax
 from flax import struct
 from flax.training import train_state
+from jax.sharding import Mesh, NamedSharding
 from tqdm.auto import tqdm
 
 from dna_tutorial.errors import NonFiniteLossError
 from dna_tutorial.spec import BATCH_SIZE, EPOCHS, LEARNING_RATE, PATIENCE
+from jax_impl import distributed
 from jax_impl.data import Batch, Dataset, batch_indices, gather_batch, shuffled_order
 
 LossFn = Callable[[jax.Array, jax.Array], jax.Array]
@@ -109,29 +111,47 @@ def _weighted_mean(metrics: dict[str, jax.Array]) -> jax.Array:
     return jnp.sum(metrics["loss"] * metrics["n"]) / jnp.sum(metrics["n"])
 
 
-@functools.partial(jax.jit, static_argnames="batch_size")
+def _split(batch: Batch, sharding: NamedSharding | None) -> Batch:
+    # Data parallelism (jax_impl.distributed): each device gets a slice of the batch.
+    return batch if sharding is None else jax.lax.with_sharding_constraint(batch, sharding)
+
+
+@functools.partial(jax.jit, static_argnames=("batch_size", "batch_sharding"))
 def train_epoch(
-    state: TrainState, data: Dataset, order: jax.Array, batch_size: int = BATCH_SIZE
+    state: TrainState,
+    data: Dataset,
+    order: jax.Array,
+    batch_size: int = BATCH_SIZE,
+    batch_sharding: NamedSharding | None = None,
 ) -> tuple[TrainState, jax.Array]:
     """One epoch of SGD as a single compiled ``lax.scan`` over the batches of ``order``.
 
-    Returns the new state and the size-weighted mean training loss.
+    Returns the new state and the size-weighted mean training loss. ``batch_sharding``
+    splits every batch over several devices (see :mod:`jax_impl.distributed`).
     """
     idx, mask = batch_indices(order, batch_size)  # (num_batches, B) each
 
     def step(state, batch_rows):
-        return train_step(state, gather_batch(data, *batch_rows))
+        return train_step(state, _split(gather_batch(data, *batch_rows), batch_sharding))
 
     state, metrics = jax.lax.scan(step, state, (idx, mask))
     return state, _weighted_mean(metrics)
 
 
-@functools.partial(jax.jit, static_argnames="batch_size")
-def val_step(state: TrainState, data: Dataset, batch_size: int = BATCH_SIZE) -> jax.Array:
+@functools.partial(jax.jit, static_argnames=("batch_size", "batch_sharding"))
+def val_step(
+    state: TrainState,
+    data: Dataset,
+    batch_size: int = BATCH_SIZE,
+    batch_sharding: NamedSharding | None = None,
+) -> jax.Array:
     """The size-weighted mean loss over ``data`` in order, as one compiled scan."""
     idx, mask = batch_indices(jnp.arange(len(data)), batch_size)
-    metrics = jax.lax.map(lambda rows: eval_step(state, gather_batch(data, *rows)), (idx, mask))
-    return _weighted_mean(metrics)
+
+    def evaluate(rows):
+        return eval_step(state, _split(gather_batch(data, *rows), batch_sharding))
+
+    return _weighted_mean(jax.lax.map(evaluate, (idx, mask)))
 
 
 @jax.jit
@@ -156,15 +176,21 @@ def train_epoch_stepwise(
 
 
 def fit_epoch(
-    state: TrainState, train: Dataset, val: Dataset, key: jax.Array, batch_size: int
+    state: TrainState,
+    train: Dataset,
+    val: Dataset,
+    key: jax.Array,
+    batch_size: int,
+    batch_sharding: NamedSharding | None = None,
 ) -> tuple[TrainState, tuple[jax.Array, jax.Array]]:
     """Shuffle, train an epoch and validate: (new state, (train loss, val loss)).
 
     If either loss is not finite the input state is returned unchanged, so a diverging
     run never loses its last good parameters (the caller reports the error).
     """
-    new_state, train_loss = train_epoch(state, train, shuffled_order(key, len(train)), batch_size)
-    val_loss = val_step(new_state, val, batch_size)
+    order = shuffled_order(key, len(train))
+    new_state, train_loss = train_epoch(state, train, order, batch_size, batch_sharding)
+    val_loss = val_step(new_state, val, batch_size, batch_sharding)
     ok = jnp.isfinite(train_loss) & jnp.isfinite(val_loss)
     state = jax.tree.map(lambda new, old: jnp.where(ok, new, old), new_state, state)
     return state, (train_loss, val_loss)
@@ -172,7 +198,9 @@ def fit_epoch(
 
 #: One compiled call per epoch. The state's buffers are donated: XLA may reuse them for
 #: the new state instead of allocating a second copy.
-fit_epoch_jit = jax.jit(fit_epoch, static_argnames="batch_size", donate_argnums=0)
+fit_epoch_jit = jax.jit(
+    fit_epoch, static_argnames=("batch_size", "batch_sharding"), donate_argnums=0
+)
 
 
 @functools.partial(jax.jit, static_argnames="batch_size", donate_argnums=0)
@@ -214,6 +242,7 @@ def fit(
     desc: str = "jax",
     history: History | None = None,
     on_epoch_end: Callable[[int, TrainState, History], None] | None = None,
+    mesh: Mesh | None = None,
 ) -> tuple[TrainState, History]:
     """Train for ``epochs`` epochs with early stopping, one compiled call per epoch.
 
@@ -221,6 +250,8 @@ def fit(
     validation loss stop training; ``verbose`` prints the notebook's epoch lines;
     ``history`` continues an earlier run; ``on_epoch_end(epoch, state, history)`` runs after
     each epoch. ``key`` is the shuffle key; epoch e shuffles with ``epoch_key(key, e)``.
+    With a ``mesh`` (:func:`jax_impl.distributed.make_mesh`) training is data-parallel:
+    the same batches, each split over the mesh's devices.
 
     Raises
     ------
@@ -239,11 +270,19 @@ def fit(
     start = len(history.train)
     # Each epoch donates its input state's buffers to the next one; start from a copy so
     # the caller's state stays valid, as a pure function's argument should.
-    state, train, val = _commit_to_one_device(jax.tree.map(jnp.copy, state), train, val)
+    state = jax.tree.map(jnp.copy, state)
+    if mesh is None:
+        sharding = None
+        state, train, val = _commit_to_one_device(state, train, val)
+    else:
+        sharding = distributed.batch_sharding(mesh, batch_size)
+        state, train, val = distributed.place((state, train, val), mesh)
     bar = tqdm(range(start, epochs), desc=desc, unit="epoch", disable=not progress, leave=False)
     for epoch in bar:
         tick = time.perf_counter()
-        state, losses = fit_epoch_jit(state, train, val, epoch_key(key, epoch), batch_size)
+        state, losses = fit_epoch_jit(
+            state, train, val, epoch_key(key, epoch), batch_size, sharding
+        )
         train_loss, val_loss = (float(v) for v in losses)
         if not (math.isfinite(train_loss) and math.isfinite(val_loss)):
             raise NonFiniteLossError(

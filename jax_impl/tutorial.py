@@ -9,6 +9,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from jax.sharding import Mesh
 
 from dna_tutorial.checkpoint import latest_snapshot, model_dir, model_meta
 from dna_tutorial.config import MODEL_TASKS, RunConfig
@@ -17,7 +18,7 @@ from dna_tutorial.errors import DeviceUnavailableError
 from dna_tutorial.recipe import sample_seqs, score_classes
 from dna_tutorial.report import FilterResult, ModelResult, PortResult
 from dna_tutorial.spec import KMER_LENGTH
-from jax_impl import checkpoint
+from jax_impl import checkpoint, distributed
 from jax_impl.data import Dataset, encode, quick_split, score_codes
 from jax_impl.evaluate import predict_codes, quick_seq_pred
 from jax_impl.filters import filter_weights, get_filter_activations
@@ -49,7 +50,7 @@ def tutorial_datasets(
     scores = None
     targets = {}
     if data.synthetic:
-        scores = np.asarray(score_codes(codes))
+        scores = np.asarray(score_codes(codes, data.per_occurrence))
         targets["score"] = jnp.asarray(scores)[:, None]
         targets["label"] = jnp.asarray(score_classes(scores), jnp.int32)
     elif data.task == "classify":
@@ -77,7 +78,16 @@ def run_tutorial(
         return _run(data, cfg, device, progress, verbose, checkpoints, resume)
 
 
+def _mesh(cfg: RunConfig) -> Mesh | None:
+    """The device mesh for data-parallel training, or None for one device."""
+    if cfg.distributed:
+        distributed.initialize()
+        return distributed.make_mesh()
+    return distributed.make_mesh(cfg.devices) if cfg.devices > 1 else None
+
+
 def _run(data, cfg, device, progress, verbose, checkpoints, resume) -> PortResult:
+    mesh = _mesh(cfg)
     start = time.perf_counter()
     codes, targets, scores = tutorial_datasets(data)
     names = cfg.model_names(data.task, has_classes="label" in targets)
@@ -111,7 +121,8 @@ def _run(data, cfg, device, progress, verbose, checkpoints, resume) -> PortResul
                 state, history = checkpoint.restore(ckpt, state)
 
             def save(epoch, state, hist, ckpt=ckpt, meta=meta):
-                checkpoint.save(ckpt, state, hist, meta)
+                if jax.process_index() == 0:
+                    checkpoint.save(ckpt, state, hist, meta)
 
         state, history = fit(
             cfg.epochs,
@@ -126,6 +137,7 @@ def _run(data, cfg, device, progress, verbose, checkpoints, resume) -> PortResul
             desc=f"jax {name}",
             history=history,
             on_epoch_end=save,
+            mesh=mesh,
         )
         out = np.asarray(predict_codes(model, state.params, test.codes))
         truth = np.asarray(test.y)
@@ -166,4 +178,5 @@ def _run(data, cfg, device, progress, verbose, checkpoints, resume) -> PortResul
         spot_checks=spot,
         filters=filters,
         seconds={"data_seconds": data_seconds, "total_seconds": time.perf_counter() - start},
+        main_process=jax.process_index() == 0,
     )

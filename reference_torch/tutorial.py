@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 from torch import nn
+from torch.utils.data import DataLoader
 
 from dna_tutorial.checkpoint import latest_snapshot, model_dir, model_meta
 from dna_tutorial.config import MODEL_TASKS, RunConfig
@@ -15,13 +16,21 @@ from dna_tutorial.dataset import TutorialData
 from dna_tutorial.errors import DeviceUnavailableError
 from dna_tutorial.recipe import sample_seqs, score_classes
 from dna_tutorial.report import FilterResult, ModelResult, PortResult
+from dna_tutorial.sequences import encode_codes
 from dna_tutorial.spec import KMER_LENGTH
-from reference_torch import checkpoint
-from reference_torch.data import build_dataloaders, quick_split, score_seqs, set_seed
+from reference_torch import checkpoint, distributed
+from reference_torch.data import (
+    SeqDatasetOHE,
+    build_dataloaders,
+    quick_split,
+    score_codes,
+    score_seqs,
+    set_seed,
+)
 from reference_torch.evaluate import predict_seqs, quick_seq_pred
 from reference_torch.filters import filter_weights, get_filter_activations
 from reference_torch.models import build_model
-from reference_torch.train import run_model
+from reference_torch.train import History, run_model
 
 
 def resolve_device(name: str) -> torch.device:
@@ -38,13 +47,66 @@ def tutorial_frame(data: TutorialData) -> pd.DataFrame:
     own targets.
     """
     if data.synthetic:
-        df = score_seqs(data.seqs)
+        if data.seq_len == KMER_LENGTH and not data.per_occurrence:
+            df = score_seqs(data.seqs)  # the notebook's loop, for the notebook's data
+        else:
+            scores = score_codes(encode_codes(data.seqs), data.per_occurrence).numpy()
+            df = pd.DataFrame({"seq": data.seqs, "score": scores})
         df["label"] = score_classes(df["score"].to_numpy())
     elif data.task == "classify":
         df = pd.DataFrame({"seq": data.seqs, "label": data.targets})
     else:
         df = pd.DataFrame({"seq": data.seqs, "score": data.targets})
     return df
+
+
+def _loaders(train_df, val_df, target: str, cfg: RunConfig):
+    """(train loader, validation loader, the DistributedSampler or None)."""
+    if not cfg.distributed:
+        train_dl, val_dl = build_dataloaders(
+            train_df, val_df, target_col=target, batch_size=cfg.batch_size
+        )
+        return train_dl, val_dl, None
+    train_ds = SeqDatasetOHE(train_df, target_col=target)
+    train_dl, sampler = distributed.distributed_loader(train_ds, cfg.batch_size, cfg.seed)
+    val_dl = DataLoader(SeqDatasetOHE(val_df, target_col=target), batch_size=cfg.batch_size)
+    return train_dl, val_dl, sampler
+
+
+def _train(name, model, loaders, device, cfg, data, ckpt, resume, **fit_kwargs) -> History:
+    """Train one model (steps 4-5), from its checkpoint when resuming, snapshotting each
+    epoch when ``ckpt`` is set; data-parallel when its loader has a DistributedSampler."""
+    train_dl, val_dl, sampler = loaders
+    opt = torch.optim.SGD(model.parameters(), lr=cfg.learning_rate)
+    history = None
+    if ckpt is not None and resume and latest_snapshot(ckpt) is not None:
+        history = checkpoint.restore(ckpt, model, opt)
+    meta = model_meta(name, data, cfg, str(device))
+    if sampler is not None:
+        sampler.set_epoch(len(history.train) if history else 0)
+
+    def end_epoch(epoch: int, hist: History) -> None:
+        if sampler is not None:  # shuffle anew next epoch; report the loss over all ranks
+            sampler.set_epoch(epoch + 1)
+            hist.train[-1] = distributed.mean_over_ranks(hist.train[-1], device)
+        if ckpt is not None and distributed.is_main_process():
+            checkpoint.save(ckpt, model, opt, hist, meta)
+
+    net = model if sampler is None else distributed.wrap(model, device)
+    return run_model(
+        train_dl,
+        val_dl,
+        net,
+        device,
+        epochs=cfg.epochs,
+        lossf=nn.MSELoss() if MODEL_TASKS[name] == "regress" else nn.CrossEntropyLoss(),
+        opt=opt,
+        patience=cfg.patience,
+        desc=f"torch {name}",
+        history=history,
+        on_epoch_end=end_epoch,
+        **fit_kwargs,
+    )
 
 
 def run_tutorial(
@@ -61,11 +123,13 @@ def run_tutorial(
     ``checkpoints/torch/<model>``; with ``resume`` a model continues from its snapshot.
     """
     device = resolve_device(cfg.device)
+    if cfg.distributed:
+        distributed.setup(cfg.device)
     start = time.perf_counter()
     df = tutorial_frame(data)
     train_df, val_df, test_df = quick_split(df, data.split)
     names = cfg.model_names(data.task, has_classes="label" in df)
-    loaders = {}  # one pair of DataLoaders per target column, shared by its models
+    loaders = {}  # one set of DataLoaders per target column, shared by its models
     data_seconds = time.perf_counter() - start
 
     models: dict[str, nn.Module] = {}
@@ -74,9 +138,7 @@ def run_tutorial(
         task = MODEL_TASKS[name]
         target = "score" if task == "regress" else "label"
         if target not in loaders:
-            loaders[target] = build_dataloaders(
-                train_df, val_df, target_col=target, batch_size=cfg.batch_size
-            )
+            loaders[target] = _loaders(train_df, val_df, target, cfg)
         set_seed(cfg.seed)  # each model starts from the seed, whatever ran before it
         model = build_model(
             name,
@@ -85,30 +147,18 @@ def run_tutorial(
             cfg.kernel_size,
             num_classes=max(len(data.class_names), 1),
         ).to(device)
-        opt = torch.optim.SGD(model.parameters(), lr=cfg.learning_rate)
-        history, save = None, None
-        if checkpoints is not None:
-            ckpt = model_dir(checkpoints, "torch", name)
-            meta = model_meta(name, data, cfg, str(device))
-            if resume and latest_snapshot(ckpt) is not None:
-                history = checkpoint.restore(ckpt, model, opt)
-
-            def save(epoch, hist, ckpt=ckpt, model=model, opt=opt, meta=meta):
-                checkpoint.save(ckpt, model, opt, hist, meta)
-
-        history = run_model(
-            *loaders[target],
+        ckpt = None if checkpoints is None else model_dir(checkpoints, "torch", name)
+        history = _train(
+            name,
             model,
+            loaders[target],
             device,
-            epochs=cfg.epochs,
-            lossf=nn.MSELoss() if task == "regress" else nn.CrossEntropyLoss(),
-            opt=opt,
-            patience=cfg.patience,
+            cfg,
+            data,
+            ckpt,
+            resume,
             progress=progress,
             verbose=verbose,
-            desc=f"torch {name}",
-            history=history,
-            on_epoch_end=save,
         )
         out = predict_seqs(model, list(test_df["seq"]), device)
         results[name] = ModelResult(
@@ -148,4 +198,5 @@ def run_tutorial(
         spot_checks=spot,
         filters=filters,
         seconds={"data_seconds": data_seconds, "total_seconds": time.perf_counter() - start},
+        main_process=distributed.is_main_process(),
     )

@@ -90,7 +90,9 @@ def test_pad_and_trim_make_one_length(tmp_path):
     assert padded.seqs == ["ACGNNNN", "ACGTANN", "ACNNNNN", "ACGTACG"]
     assert load_data(path, trim_to=2).seqs == ["AC", "AC", "AC", "AC"]
     assert load_data(path, pad_to=4, trim_to=4).seqs == ["ACGN", "ACGT", "ACNN", "ACGT"]
-    with pytest.raises(DataFileError, match=r"line 3: length 5 is more than --pad-to 4; add --trim-to 4"):
+    with pytest.raises(
+        DataFileError, match=r"line 3: length 5 is more than --pad-to 4; add --trim-to 4"
+    ):
         load_data(path, pad_to=4)
 
 

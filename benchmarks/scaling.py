@@ -1,0 +1,302 @@
+"""``python -m benchmarks.scaling``: data-parallel throughput and how cost grows with L and N.
+
+Three tables, written to ``scaling.json`` and ``scaling.md``:
+
+1. JAX, the fused epoch on a mesh of 1, 2 and 4 devices (virtual CPU devices here, each
+   count in its own process, since JAX fixes its devices when it starts; real GPUs with
+   ``--device cuda``).
+2. torch DDP with 1 and 2 processes under ``torchrun`` (gloo on CPU, nccl on GPU).
+3. One device: the fused JAX epoch and torch on tensors as the sequence length L and the
+   number of sequences N grow, in seconds per epoch and nanoseconds per base.
+
+Virtual CPU devices share the same cores, so on CPU the device sweep shows the overhead
+of splitting batches rather than a speed-up; the same code scales over real devices.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from dna_tutorial import provenance
+from dna_tutorial.files import atomic_write_json, atomic_write_text
+
+#: The data-parallel workload: the synthetic task, a CNN, batches that split over 4.
+DP_SEQ_LEN, DP_NUM_SEQS, DP_BATCH = 200, 32_768, 512
+REPEATS = 3
+
+
+def _epochs_per_second(run, repeats: int) -> tuple[float, float]:
+    """(warm-up seconds, median seconds per epoch) of ``run``."""
+    start = time.perf_counter()
+    run()
+    warmup = time.perf_counter() - start
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - start)
+    return warmup, sorted(times)[len(times) // 2]
+
+
+def jax_worker(devices: int, device: str, repeats: int) -> dict:
+    """One row of table 1, measured in this process (which has ``devices`` devices)."""
+    import functools
+
+    import jax
+    import jax.numpy as jnp
+    import optax
+
+    from benchmarks.strategies import dataset
+    from jax_impl import distributed
+    from jax_impl.data import Dataset, shuffled_order
+    from jax_impl.models import build_model
+    from jax_impl.train import create_train_state, train_epoch
+
+    codes, scores = dataset(DP_SEQ_LEN, DP_NUM_SEQS)
+    platform = "gpu" if device == "cuda" else "cpu"
+    mesh = distributed.make_mesh(devices) if jax.devices()[0].platform == platform else None
+    if mesh is None:
+        raise RuntimeError(f"JAX sees no {platform} devices")
+    state = create_train_state(
+        build_model("cnn", DP_SEQ_LEN), jax.random.key(0), DP_SEQ_LEN, optax.sgd(0.01)
+    )
+    data = Dataset(jnp.asarray(codes, jnp.int8), jnp.asarray(scores)[:, None])
+    state, data = distributed.place((state, data), mesh)
+    sharding = distributed.batch_sharding(mesh, DP_BATCH)
+
+    @functools.partial(jax.jit, donate_argnums=0)
+    def epoch(state, data, key):
+        order = shuffled_order(key, DP_NUM_SEQS)
+        return train_epoch(state, data, order, DP_BATCH, sharding)
+
+    box = [state]
+
+    def run():
+        box[0], loss = epoch(box[0], data, jax.random.key(1))
+        loss.block_until_ready()
+
+    warmup, median = _epochs_per_second(run, repeats)
+    return {
+        "framework": "jax",
+        "devices": devices,
+        "warmup_s": warmup,
+        "median_s": median,
+        "seq_per_s": DP_NUM_SEQS / median,
+    }
+
+
+def torch_worker(device: str, repeats: int) -> dict | None:
+    """One row of table 2, measured across this torchrun job's processes (rank 0 reports)."""
+    import torch
+    from torch import nn
+
+    from benchmarks.strategies import dataset
+    from reference_torch import distributed
+    from reference_torch.models import build_model
+
+    rank, world = distributed.setup(device)
+    dev = (
+        torch.device(device, int(os.environ.get("LOCAL_RANK", 0)))
+        if device == "cuda"
+        else torch.device("cpu")
+    )
+    codes, scores = dataset(DP_SEQ_LEN, DP_NUM_SEQS)
+    x = nn.functional.one_hot(torch.from_numpy(codes).long(), 4).float()
+    y = torch.from_numpy(scores).unsqueeze(1)
+    dataset_ = torch.utils.data.TensorDataset(x, y)
+    loader, _ = distributed.distributed_loader(dataset_, DP_BATCH, seed=0)
+    torch.manual_seed(0)
+    model = distributed.wrap(build_model("cnn", DP_SEQ_LEN).to(dev), dev)
+    opt = torch.optim.SGD(model.parameters(), lr=0.01)
+    loss_fn = nn.MSELoss()
+
+    def run():
+        for xb, yb in loader:
+            loss = loss_fn(model(xb.to(dev)), yb.to(dev))
+            loss.backward()
+            opt.step()
+            opt.zero_grad()
+        torch.distributed.barrier()
+
+    warmup, median = _epochs_per_second(run, repeats)
+    if rank != 0:
+        return None
+    return {
+        "framework": "torch DDP",
+        "devices": world,
+        "warmup_s": warmup,
+        "median_s": median,
+        "seq_per_s": DP_NUM_SEQS / median,
+    }
+
+
+def growth_rows(device: str, repeats: int) -> list[dict]:
+    """Table 3: one device, the fused JAX epoch and torch on tensors, over L and N."""
+    from benchmarks.strategies import Workload, prepare
+    from benchmarks.timing import measure_side_by_side
+
+    grid = [(length, 8_192) for length in (100, 200, 500, 1000)]
+    grid += [(200, n) for n in (32_768, 131_072)]
+    rows = []
+    for length, n in grid:
+        w = Workload("train", "cnn", length, n, 128)
+        runs = {name: prepare(name, w, device) for name in ("torch-eager", "jax-fused-epoch")}
+        for name, timing in measure_side_by_side(runs, repeats).items():
+            rows.append(
+                {
+                    "strategy": name,
+                    "seq_len": length,
+                    "num_seqs": n,
+                    "median_s": timing.median_s,
+                    "ns_per_base": 1e9 * timing.median_s / (n * length),
+                }
+            )
+    return rows
+
+
+def _subprocess_json(args: list[str], env: dict[str, str]) -> dict:
+    done = subprocess.run(
+        args, env={**os.environ, **env}, capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(args)} failed:\n{done.stderr[-2000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def run(device: str = "cpu", repeats: int = REPEATS) -> dict:
+    """All three tables (each data-parallel row from its own process)."""
+    me = [sys.executable, "-m", "benchmarks.scaling"]
+    jax_rows = []
+    for count in (1, 2, 4):
+        env = (
+            {"XLA_FLAGS": f"--xla_force_host_platform_device_count={count}"}
+            if device == "cpu"
+            else {}
+        )
+        jax_rows.append(
+            _subprocess_json(
+                [
+                    *me,
+                    "--worker",
+                    "jax",
+                    "--devices",
+                    str(count),
+                    "--device",
+                    device,
+                    "--repeats",
+                    str(repeats),
+                ],
+                env,
+            )
+        )
+    torch_rows = []
+    for count in (1, 2):
+        torch_rows.append(
+            _subprocess_json(
+                [
+                    sys.executable,
+                    "-m",
+                    "torch.distributed.run",
+                    "--standalone",
+                    f"--nproc_per_node={count}",
+                    "-m",
+                    "benchmarks.scaling",
+                    "--worker",
+                    "torch",
+                    "--device",
+                    device,
+                    "--repeats",
+                    str(repeats),
+                ],
+                {"OMP_NUM_THREADS": "1"},
+            )
+        )
+    return {
+        "command": "python -m benchmarks.scaling"
+        + (f" --device {device}" if device != "cpu" else ""),
+        "device": device,
+        "run": provenance.run_info(),
+        "repeats": repeats,
+        "workload": {
+            "model": "cnn",
+            "seq_len": DP_SEQ_LEN,
+            "num_seqs": DP_NUM_SEQS,
+            "global_batch": DP_BATCH,
+        },
+        "data_parallel": jax_rows + torch_rows,
+        "growth": growth_rows(device, repeats),
+    }
+
+
+def markdown(results: dict) -> str:
+    w = results["workload"]
+    lines = [
+        "# Scaling out",
+        "",
+        f"`{results['command']}` at commit {results['run']['git_commit']} on "
+        f"{results['run']['machine']['cpu_cores']} CPU cores ({results['device']}); medians of "
+        f"{results['repeats']} epochs after a warm-up.",
+        "",
+        f"## Data parallel: CNN, synthetic task, L={w['seq_len']}, N={w['num_seqs']:,}, "
+        f"global batch {w['global_batch']}",
+        "",
+        "| framework | devices / processes | warm-up s | s / epoch | seq / s | vs 1 |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for fw in dict.fromkeys(r["framework"] for r in results["data_parallel"]):
+        rows = [r for r in results["data_parallel"] if r["framework"] == fw]
+        base = rows[0]["median_s"]
+        lines += [
+            f"| {r['framework']} | {r['devices']} | {r['warmup_s']:.2f} | "
+            f"{r['median_s']:.3f} | {r['seq_per_s']:,.0f} | {base / r['median_s']:.2f}x |"
+            for r in rows
+        ]
+    lines += [
+        "",
+        "## One device: cost against sequence length L and count N (batch 128)",
+        "",
+        "| strategy | L | N | s / epoch | ns / base |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    lines += [
+        f"| {r['strategy']} | {r['seq_len']} | {r['num_seqs']:,} | {r['median_s']:.3f} | "
+        f"{r['ns_per_base']:.1f} |"
+        for r in results["growth"]
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.scaling", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    parser.add_argument("--repeats", type=int, default=REPEATS)
+    parser.add_argument("--out", type=Path, default=Path("bench-report"))
+    parser.add_argument("--worker", choices=("jax", "torch"), help=argparse.SUPPRESS)
+    parser.add_argument("--devices", type=int, default=1, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker == "jax":
+        print(json.dumps(jax_worker(args.devices, args.device, args.repeats)))
+        return 0
+    if args.worker == "torch":
+        row = torch_worker(args.device, args.repeats)
+        if row is not None:
+            print(json.dumps(row))
+        return 0
+    results = run(args.device, args.repeats)
+    args.out.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(args.out / "scaling.json", results)
+    atomic_write_text(args.out / "scaling.md", markdown(results))
+    print(markdown(results))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,205 @@
+"""Checkpoints: resumed == uninterrupted, atomic snapshots, cross-framework loading,
+prediction from a checkpoint, and runs that refuse to resume what they did not start."""
+
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from dna_tutorial import checkpoint
+from dna_tutorial.checkpoint import CheckpointError, latest_snapshot, load_snapshot
+from dna_tutorial.cli import main
+from dna_tutorial.config import RunConfig
+from dna_tutorial.io import load_data
+from dna_tutorial.pipeline import run_port
+from dna_tutorial.predict import predict_file
+
+SAMPLE = (
+    Path(__file__).resolve().parent.parent / "dna_tutorial" / "examples" / "sample_activity.csv"
+)
+
+
+@pytest.fixture(scope="module")
+def sample():
+    return load_data(SAMPLE, target_col="activity")
+
+
+def _train(framework, data, epochs, ckpt, resume=False, models=("linear", "cnn")):
+    cfg = RunConfig(frameworks=(framework,), epochs=epochs, models=models, batch_size=64)
+    return run_port(framework, data, cfg, progress=False, checkpoints=ckpt, resume=resume)
+
+
+@pytest.mark.parametrize("framework", ["torch", "jax"])
+def test_resumed_training_equals_uninterrupted_bit_for_bit(framework, sample, tmp_path):
+    whole = _train(framework, sample, 4, tmp_path / "a")
+    _train(framework, sample, 2, tmp_path / "b")
+    resumed = _train(framework, sample, 4, tmp_path / "b", resume=True)
+    for name in ("linear", "cnn"):
+        assert resumed.models[name].train_loss == whole.models[name].train_loss
+        assert resumed.models[name].val_loss == whole.models[name].val_loss
+        np.testing.assert_array_equal(resumed.models[name].test_pred, whole.models[name].test_pred)
+    snap = load_snapshot(tmp_path / "b" / framework / "cnn")
+    assert snap.meta["epoch"] == 4 and snap.meta["framework"] == framework
+    assert snap.meta["seed"] == 17 and "torch" in snap.meta["versions"]
+    assert snap.meta["alphabet"] == "ACGT" and snap.meta["seq_len"] == 40
+
+
+def test_a_crash_while_saving_leaves_the_last_complete_snapshot(sample, tmp_path, monkeypatch):
+    real = checkpoint.save_weights
+    calls = []
+
+    def save_weights_then_crash(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 5:  # two files per snapshot: this is the third snapshot's first
+            raise OSError("simulated kill")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(checkpoint, "save_weights", save_weights_then_crash)
+    with pytest.raises(OSError, match="simulated kill"):
+        _train("jax", sample, 5, tmp_path, models=("cnn",))
+    model_dir = tmp_path / "jax" / "cnn"
+    assert latest_snapshot(model_dir).name == "epoch-0002"
+    assert sorted(p.name for p in model_dir.iterdir()) == ["epoch-0001", "epoch-0002", "latest"]
+    assert load_snapshot(model_dir).meta["epoch"] == 2
+
+
+@pytest.mark.parametrize(("trained_by", "predicted_by"), [("torch", "jax"), ("jax", "torch")])
+def test_a_checkpoint_from_one_port_predicts_the_same_in_the_other(
+    trained_by, predicted_by, sample, tmp_path
+):
+    _train(trained_by, sample, 2, tmp_path, models=("cnn",))
+    ckpt = tmp_path / trained_by / "cnn"
+    own, _ = predict_file(ckpt, SAMPLE)
+    other, meta = predict_file(ckpt, SAMPLE, framework=predicted_by)
+    assert meta["framework"] == trained_by and len(own) == 1500
+    np.testing.assert_allclose(other["prediction"], own["prediction"], rtol=1e-5, atol=1e-5)
+
+
+def test_resume_refuses_another_run_and_missing_checkpoints(sample, tmp_path):
+    with pytest.raises(CheckpointError, match="nothing to resume"):
+        checkpoint.check_run(tmp_path / "none", {"seed": 1}, resume=True)
+    checkpoint.check_run(tmp_path, {"seed": 1, "learning_rate": 0.01, "data": "x"}, resume=False)
+    with pytest.raises(CheckpointError, match=r"learning_rate: was 0.01, now 0.1"):
+        checkpoint.check_run(tmp_path, {"seed": 1, "learning_rate": 0.1, "data": "x"}, True)
+
+
+def test_predict_needs_a_model_directory(sample, tmp_path):
+    _train("torch", sample, 1, tmp_path, models=("linear",))
+    with pytest.raises(CheckpointError, match=r"not a model checkpoint.*torch/linear"):
+        predict_file(tmp_path, SAMPLE)
+
+
+def _cli(argv, capsys):
+    code = main(argv)
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_cli_checkpoint_resume_and_predict_on_the_shipped_sample(tmp_path, capsys):
+    common = [
+        "run",
+        "--data",
+        str(SAMPLE),
+        "--target-col",
+        "activity",
+        "--models",
+        "cnn",
+        "--quiet",
+        "--checkpoint-dir",
+        str(tmp_path / "ckpt"),
+    ]
+    code, _, err = _cli([*common, "--epochs", "2", "--out", str(tmp_path / "r1")], capsys)
+    assert code == 0, err
+    code, _, err = _cli(
+        [
+            "run",
+            "--data",
+            str(SAMPLE),
+            "--target-col",
+            "activity",
+            "--models",
+            "cnn",
+            "--quiet",
+            "--resume",
+            str(tmp_path / "ckpt"),
+            "--epochs",
+            "3",
+            "--out",
+            str(tmp_path / "r2"),
+        ],
+        capsys,
+    )
+    assert code == 0, err
+    metrics = json.loads((tmp_path / "r2" / "metrics.json").read_text())
+    assert metrics["jax"]["models"]["cnn"]["epochs_run"] == 3
+    code, out, err = _cli(
+        ["predict", "--checkpoint", str(tmp_path / "ckpt" / "jax" / "cnn"), "--data", str(SAMPLE)],
+        capsys,
+    )
+    assert code == 0, err
+    table = pd.read_csv(io.StringIO(out))
+    assert list(table.columns) == ["id", "seq", "prediction"] and len(table) == 1500
+    assert table["id"][0] == "frag0000" and "3 epochs, seed 17" in err
+    code, _, err = _cli(
+        [*common, "--lr", "0.5", "--resume", str(tmp_path / "ckpt"), "--out", str(tmp_path / "r3")],
+        capsys,
+    )
+    assert code == 2 and "cannot resume" in err and "learning_rate" in err
+
+
+def test_cli_predict_errors_are_one_line(tmp_path, capsys):
+    code, _, err = _cli(["predict", "--checkpoint", str(tmp_path), "--data", str(SAMPLE)], capsys)
+    assert code == 2 and "not a model checkpoint" in err and "Traceback" not in err
+
+
+def test_divergence_stops_the_run_with_a_clear_message(tmp_path, capsys):
+    code, _, err = _cli(
+        [
+            "run",
+            "--data",
+            str(SAMPLE),
+            "--target-col",
+            "activity",
+            "--models",
+            "cnn",
+            "--framework",
+            "jax",
+            "--lr",
+            "1e6",
+            "--quiet",
+            "--out",
+            str(tmp_path / "r"),
+        ],
+        capsys,
+    )
+    assert code == 2 and "non-finite" in err and not (tmp_path / "r").exists()
+
+
+def test_same_seed_same_metrics_on_cpu(tmp_path, capsys):
+    def metrics(out):
+        args = [
+            "run",
+            "--data",
+            str(SAMPLE),
+            "--target-col",
+            "activity",
+            "--epochs",
+            "2",
+            "--quiet",
+            "--out",
+            str(out),
+        ]
+        assert main(args) == 0
+        m = json.loads((out / "metrics.json").read_text())
+        for fw in ("torch", "jax"):
+            m[fw].pop("timing")  # wall-clock seconds are the only numbers allowed to differ
+        m.pop("run")
+        return m
+
+    first, second = metrics(tmp_path / "a"), metrics(tmp_path / "b")
+    assert first == second
+    assert first["config"]["seed"] == 17 and "cnn" in first["jax"]["models"]
+    capsys.readouterr()
