@@ -27,14 +27,8 @@ from matplotlib.figure import Figure
 from tqdm.auto import tqdm
 
 from benchmarks.flops import inference_flops, train_flops
-from benchmarks.strategies import (
-    ENSEMBLE_SIZE,
-    INFER_STRATEGIES,
-    TRAIN_STRATEGIES,
-    Skip,
-    Workload,
-    prepare,
-)
+from benchmarks.options import ENSEMBLE_SIZE, INFER_STRATEGIES, TRAIN_STRATEGIES, build_parser
+from benchmarks.strategies import Skip, Workload, prepare
 from benchmarks.timing import measure, measure_side_by_side
 from dna_tutorial import provenance
 from dna_tutorial.files import atomic_write_json, atomic_write_text
@@ -57,11 +51,15 @@ def sweeps(quick: bool) -> list[Sweep]:
         return [
             Sweep(
                 "quick",
+                # each kind meets both models and both data paths (8-mers, synthetic L)
                 tuple(
                     Workload(kind, model, length, 300, 64)
-                    for kind in ("train", "infer")
-                    for model in ("linear", "cnn")
-                    for length in (8, 20)
+                    for kind, model, length in (
+                        ("train", "linear", 8),
+                        ("train", "cnn", 20),
+                        ("infer", "linear", 20),
+                        ("infer", "cnn", 8),
+                    )
                 ),
             ),
         ]
@@ -321,31 +319,6 @@ def write(results: dict, out: Path) -> list[Path]:
         atomic_write_text(out / "results.md", markdown(results)),
         plot(results, out / "throughput.png"),
     ]
-
-
-def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
-    parser = parser or argparse.ArgumentParser(
-        prog="python -m benchmarks", description=__doc__.split("\n\n")[0]
-    )
-    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
-    parser.add_argument(
-        "--quick", action="store_true", help="every strategy once at tiny sizes (seconds; for CI)"
-    )
-    parser.add_argument("--repeats", type=int, default=5, help="timed passes after warm-up")
-    parser.add_argument(
-        "--strategies",
-        nargs="+",
-        choices=sorted({*TRAIN_STRATEGIES, *INFER_STRATEGIES}),
-        help="only these strategies",
-    )
-    parser.add_argument(
-        "--out",
-        type=Path,
-        default=Path("bench-report"),
-        help="where to write results.json, results.md and throughput.png",
-    )
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    return parser
 
 
 def main_from_args(args: argparse.Namespace) -> int:

@@ -35,6 +35,7 @@ import pandas as pd
 import torch
 from torch import nn
 
+from benchmarks.options import ENSEMBLE_SIZE, GPU_ONLY
 from dna_tutorial.recipe import tutorial_split
 from dna_tutorial.sequences import decode_codes, encode_codes, kmers
 from dna_tutorial.synthetic import synthetic_codes
@@ -45,20 +46,6 @@ from jax_impl import train as jtrain
 from reference_torch import data as tdata
 from reference_torch import models as tmodels
 from reference_torch import train as ttrain
-
-TRAIN_STRATEGIES = (
-    "torch-reference",
-    "torch-eager",
-    "torch-compile",
-    "torch-cuda-graphs",
-    "jax-jit-step",
-    "jax-fused-epoch",
-    "jax-vmap-ensemble",
-)
-INFER_STRATEGIES = ("torch-eager", "torch-compile", "torch-cuda-graphs", "jax-jit")
-GPU_ONLY = {"torch-cuda-graphs"}
-#: Models trained at once by ``jax-vmap-ensemble``.
-ENSEMBLE_SIZE = 8
 
 
 @dataclass(frozen=True)

@@ -403,7 +403,7 @@ def _cmd_parity(args: argparse.Namespace) -> int:
 
 
 def _add_bench(sub) -> None:
-    from benchmarks.runner import build_parser as bench_parser
+    from benchmarks.options import build_parser as bench_parser
 
     p = sub.add_parser(
         "bench",

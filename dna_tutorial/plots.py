@@ -25,10 +25,34 @@ _DPI = 110
 _MODEL_COLOURS = {"linear": "tab:blue", "cnn": "tab:orange", "cnn2d": "tab:green"}
 
 
-def _save(fig: Figure, path: str | Path) -> Path:
+def _save(fig: Figure, path: str | Path, tight: bool = True) -> Path:
     path = Path(path)
-    fig.savefig(path, dpi=_DPI, bbox_inches="tight")
+    fig.savefig(path, dpi=_DPI, bbox_inches="tight" if tight else None)
     return path
+
+
+def _filter_grid(num_filters: int, num_cols: int, cell: float) -> tuple[Figure, np.ndarray]:
+    """A grid of one small panel per filter, axes switched off until drawn on.
+
+    The margins are fixed rather than computed (constrained layout, tight bounding box):
+    with dozens of panels, layout solving took most of a report's drawing time.
+    """
+    num_cols = min(num_cols, num_filters)
+    rows = math.ceil(num_filters / num_cols)
+    height = cell * rows + 0.5  # room for the title
+    fig = Figure(figsize=(cell * num_cols, height))
+    fig.subplots_adjust(
+        left=0.45 / (cell * num_cols),
+        right=0.99,
+        bottom=0.1 / height,
+        top=1 - 0.6 / height,
+        wspace=0.35,
+        hspace=0.45,
+    )
+    axes = np.atleast_1d(fig.subplots(rows, num_cols)).ravel()
+    for ax in axes:
+        ax.axis("off")
+    return fig, axes
 
 
 def score_histogram(scores: np.ndarray, path: str | Path) -> Path:
@@ -99,19 +123,33 @@ def confusion_plot(confusion: np.ndarray, class_names: Sequence[str], path: str 
     return _save(fig, path)
 
 
+#: Points per panel of the interactive chart: the tutorial's 13,107 test 8-mers all fit;
+#: bigger test sets are sampled so the HTML stays small enough for a browser.
+MAX_CHART_POINTS = 20_000
+
+
 def predictions_chart(
-    tables: Mapping[str, pd.DataFrame], path: str | Path, title: str = "Test-set predictions"
+    tables: Mapping[str, pd.DataFrame],
+    path: str | Path,
+    title: str = "Test-set predictions",
+    max_points: int = MAX_CHART_POINTS,
 ) -> Path:
     """Step 6: an interactive parity chart per model, saved as self-contained offline HTML.
 
     Each table has columns ``seq, truth, pred``. Hovering a point shows the sequence, the
     actual and predicted scores and its TAT / GCG counts; drag to pan, scroll to zoom.
+    A table longer than ``max_points`` is shown as a random sample of that many rows (the
+    same rows for every model), and the panel's title says so.
     """
     charts = []
     for i, (name, table) in enumerate(tables.items()):
         df = table[["seq", "truth", "pred"]].rename(
             columns={"truth": "actual", "pred": "predicted"}
         )
+        if len(df) > max_points:
+            keep = np.random.default_rng(0).choice(len(df), max_points, replace=False)
+            df = df.iloc[np.sort(keep)].reset_index(drop=True)
+            name = f"{name} (random {max_points:,} of {len(table):,})"
         for motif in MOTIF_BONUSES:
             df[motif] = count_motif(df["seq"].tolist(), motif)
         charts.append(
@@ -140,21 +178,16 @@ def predictions_chart(
 
 def filter_heatmaps(weights: np.ndarray, path: str | Path, num_cols: int = 8) -> Path:
     """Step 7: each first-layer filter (F, 4, k) as a 4 x k heatmap of its raw weights."""
-    num_filters = len(weights)
-    rows = math.ceil(num_filters / num_cols)
-    fig = Figure(figsize=(1.6 * num_cols, 1.6 * rows), layout="constrained")
-    axes = np.atleast_1d(fig.subplots(rows, num_cols)).ravel()
+    fig, axes = _filter_grid(len(weights), num_cols, cell=1.6)
     vmax = float(np.abs(weights).max())
-    for i, ax in enumerate(axes):
-        ax.axis("off")
-        if i < num_filters:
-            ax.imshow(weights[i], cmap="RdBu_r", vmin=-vmax, vmax=vmax, aspect="auto")
-            ax.set_title(f"filter {i}", fontsize=8)
-            ax.axis("on")
-            ax.set_xticks([])
-            ax.set_yticks(range(len(ALPHABET)), list(ALPHABET), fontsize=7)
+    for i, (ax, w) in enumerate(zip(axes, weights)):
+        ax.axis("on")
+        ax.imshow(w, cmap="RdBu_r", vmin=-vmax, vmax=vmax, aspect="auto")
+        ax.set_title(f"filter {i}", fontsize=8)
+        ax.set_xticks([])
+        ax.set_yticks(range(len(ALPHABET)), list(ALPHABET), fontsize=7)
     fig.suptitle("First-layer filter weights (rows A, C, G, T)")
-    return _save(fig, path)
+    return _save(fig, path, tight=False)
 
 
 def filter_logos(
@@ -163,16 +196,10 @@ def filter_logos(
     """Step 7: each filter's activation PWM (F, k, 4 letter counts) as an information logo.
 
     Counts become information content with logomaker (pseudocount 1); a filter that never
-    fired has a flat, empty logo.
+    fired gets an empty panel saying so.
     """
-    num_filters = len(counts)
-    rows = math.ceil(num_filters / num_cols)
-    fig = Figure(figsize=(1.8 * num_cols, 1.8 * rows), layout="constrained")
-    axes = np.atleast_1d(fig.subplots(rows, num_cols)).ravel()
-    for i, ax in enumerate(axes):
-        ax.axis("off")
-        if i >= num_filters:
-            continue
+    fig, axes = _filter_grid(len(counts), num_cols, cell=1.8)
+    for i, ax in enumerate(axes[: len(counts)]):
         fired = int(counts[i][0].sum())  # every activation adds one letter per position
         ax.set_title(f"filter {i} (n={fired:,})", fontsize=8)
         if fired == 0:
@@ -195,4 +222,4 @@ def filter_logos(
         ax.set_xticks([])
         ax.tick_params(labelsize=6)
     fig.suptitle(title or "Filter logos from activations (bits)")
-    return _save(fig, path)
+    return _save(fig, path, tight=False)

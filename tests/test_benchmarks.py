@@ -6,7 +6,7 @@ import json
 import pytest
 
 from benchmarks.flops import inference_flops, train_flops
-from benchmarks.strategies import GPU_ONLY, INFER_STRATEGIES, TRAIN_STRATEGIES
+from benchmarks.options import GPU_ONLY, INFER_STRATEGIES, TRAIN_STRATEGIES
 from benchmarks.timing import measure
 from dna_tutorial.cli import main
 

@@ -44,7 +44,7 @@ def test_resumed_training_equals_uninterrupted_bit_for_bit(framework, sample, tm
     snap = load_snapshot(tmp_path / "b" / framework / "cnn")
     assert snap.meta["epoch"] == 4 and snap.meta["framework"] == framework
     assert snap.meta["seed"] == 17 and "torch" in snap.meta["versions"]
-    assert snap.meta["alphabet"] == "ACGT" and snap.meta["seq_len"] == 40
+    assert snap.meta["alphabet"] == "ACGT" and snap.meta["seq_len"] == 20
 
 
 def test_a_crash_while_saving_leaves_the_last_complete_snapshot(sample, tmp_path, monkeypatch):
@@ -74,7 +74,7 @@ def test_a_checkpoint_from_one_port_predicts_the_same_in_the_other(
     ckpt = tmp_path / trained_by / "cnn"
     own, _ = predict_file(ckpt, SAMPLE)
     other, meta = predict_file(ckpt, SAMPLE, framework=predicted_by)
-    assert meta["framework"] == trained_by and len(own) == 1500
+    assert meta["framework"] == trained_by and len(own) == 6000
     np.testing.assert_allclose(other["prediction"], own["prediction"], rtol=1e-5, atol=1e-5)
 
 
@@ -141,7 +141,7 @@ def test_cli_checkpoint_resume_and_predict_on_the_shipped_sample(tmp_path, capsy
     )
     assert code == 0, err
     table = pd.read_csv(io.StringIO(out))
-    assert list(table.columns) == ["id", "seq", "prediction"] and len(table) == 1500
+    assert list(table.columns) == ["id", "seq", "prediction"] and len(table) == 6000
     assert table["id"][0] == "frag0000" and "3 epochs, seed 17" in err
     code, _, err = _cli(
         [*common, "--lr", "0.5", "--resume", str(tmp_path / "ckpt"), "--out", str(tmp_path / "r3")],

@@ -157,3 +157,15 @@ def test_classification_labels_become_classes(tmp_path):
 def test_labels_option_is_for_fasta_only(tmp_path):
     with pytest.raises(DataFileError, match="--labels goes with FASTA"):
         load_data(_write(tmp_path, "d.csv", GOOD), labels=tmp_path / "x.csv")
+
+
+def test_the_shipped_sample_is_what_its_generator_writes(tmp_path):
+    from dna_tutorial.examples import make_sample
+
+    written = make_sample.write_sample(tmp_path / "sample.csv")
+    assert written.read_bytes() == make_sample.PATH.read_bytes()
+    data = load_data(make_sample.PATH, target_col="activity")
+    assert (len(data.seqs), data.seq_len) == (make_sample.NUM_SEQS, make_sample.SEQ_LEN)
+    raw = [line.split(",")[1] for line in make_sample.PATH.read_text().splitlines()[1:]]
+    assert 0.15 < np.mean([seq != seq.upper() for seq in raw]) < 0.25  # soft-masked rows
+    assert data.seqs == [seq.upper() for seq in raw]

@@ -91,3 +91,20 @@ def test_only_reports_or_empty_directories_may_be_replaced(tmp_path):
         check_replaceable(tmp_path, "metrics.json")
     (tmp_path / "metrics.json").write_text("{}")
     check_replaceable(tmp_path, "metrics.json")
+
+
+def test_the_interactive_chart_samples_big_test_sets(tmp_path):
+    import json
+
+    import pandas as pd
+
+    from dna_tutorial import plots
+
+    seqs = ["ACGTTATA", "GCGCAAAA", "TTTTTTTT", "AAAAAAAA", "CCCCCCCC"]
+    table = pd.DataFrame({"seq": seqs, "truth": np.arange(5.0), "pred": np.arange(5.0) + 0.5})
+    path = plots.predictions_chart({"cnn": table}, tmp_path / "all.html")
+    assert all(seq in path.read_text() for seq in seqs) and "of 5)" not in path.read_text()
+    html = plots.predictions_chart({"cnn": table}, tmp_path / "some.html", max_points=3)
+    text = html.read_text()
+    assert sum(seq in text for seq in seqs) == 3 and "cnn (random 3 of 5)" in text
+    assert json.dumps("TAT") in text  # tooltips keep the motif counts

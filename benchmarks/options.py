@@ -1,0 +1,49 @@
+"""The benchmark's strategy names and command-line options, free of torch and JAX imports
+so that ``dna-tutorial --help`` stays instant."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+#: Training strategies, slowest to fastest on CPU (see ``benchmarks.strategies``).
+TRAIN_STRATEGIES = (
+    "torch-reference",
+    "torch-eager",
+    "torch-compile",
+    "torch-cuda-graphs",
+    "jax-jit-step",
+    "jax-fused-epoch",
+    "jax-vmap-ensemble",
+)
+INFER_STRATEGIES = ("torch-eager", "torch-compile", "torch-cuda-graphs", "jax-jit")
+GPU_ONLY = {"torch-cuda-graphs"}
+#: Models trained at once by ``jax-vmap-ensemble``.
+ENSEMBLE_SIZE = 8
+
+
+def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
+    """The options of ``python -m benchmarks``, added to ``parser`` when one is given."""
+    parser = parser or argparse.ArgumentParser(
+        prog="python -m benchmarks",
+        description="Training and inference throughput of every strategy, in one run.",
+    )
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    parser.add_argument(
+        "--quick", action="store_true", help="every strategy once at tiny sizes (seconds; for CI)"
+    )
+    parser.add_argument("--repeats", type=int, default=5, help="timed passes after warm-up")
+    parser.add_argument(
+        "--strategies",
+        nargs="+",
+        choices=sorted({*TRAIN_STRATEGIES, *INFER_STRATEGIES}),
+        help="only these strategies",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path("bench-report"),
+        help="where to write results.json, results.md and throughput.png",
+    )
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    return parser
