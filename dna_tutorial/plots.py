@@ -123,7 +123,7 @@ def confusion_plot(confusion: np.ndarray, class_names: Sequence[str], path: str 
     return _save(fig, path)
 
 
-#: Points per panel of the interactive chart: the tutorial's 13,107 test 8-mers all fit;
+#: Points per panel of the interactive chart: the tutorial's 13,108 test 8-mers all fit;
 #: bigger test sets are sampled so the HTML stays small enough for a browser.
 MAX_CHART_POINTS = 20_000
 

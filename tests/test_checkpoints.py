@@ -92,6 +92,10 @@ def test_predict_needs_a_model_directory(sample, tmp_path):
         predict_file(tmp_path, SAMPLE)
 
 
+#: ``dna-tutorial run`` on the shipped sample, quietly.
+RUN_SAMPLE = ["run", "--data", str(SAMPLE), "--target-col", "activity", "--quiet"]
+
+
 def _cli(argv, capsys):
     code = main(argv)
     out = capsys.readouterr()
@@ -99,39 +103,11 @@ def _cli(argv, capsys):
 
 
 def test_cli_checkpoint_resume_and_predict_on_the_shipped_sample(tmp_path, capsys):
-    common = [
-        "run",
-        "--data",
-        str(SAMPLE),
-        "--target-col",
-        "activity",
-        "--models",
-        "cnn",
-        "--quiet",
-        "--checkpoint-dir",
-        str(tmp_path / "ckpt"),
-    ]
+    common = [*RUN_SAMPLE, "--models", "cnn", "--checkpoint-dir", str(tmp_path / "ckpt")]
     code, _, err = _cli([*common, "--epochs", "2", "--out", str(tmp_path / "r1")], capsys)
     assert code == 0, err
-    code, _, err = _cli(
-        [
-            "run",
-            "--data",
-            str(SAMPLE),
-            "--target-col",
-            "activity",
-            "--models",
-            "cnn",
-            "--quiet",
-            "--resume",
-            str(tmp_path / "ckpt"),
-            "--epochs",
-            "3",
-            "--out",
-            str(tmp_path / "r2"),
-        ],
-        capsys,
-    )
+    resume = [*RUN_SAMPLE, "--models", "cnn", "--resume", str(tmp_path / "ckpt")]
+    code, _, err = _cli([*resume, "--epochs", "3", "--out", str(tmp_path / "r2")], capsys)
     assert code == 0, err
     metrics = json.loads((tmp_path / "r2" / "metrics.json").read_text())
     assert metrics["jax"]["models"]["cnn"]["epochs_run"] == 3
@@ -156,43 +132,14 @@ def test_cli_predict_errors_are_one_line(tmp_path, capsys):
 
 
 def test_divergence_stops_the_run_with_a_clear_message(tmp_path, capsys):
-    code, _, err = _cli(
-        [
-            "run",
-            "--data",
-            str(SAMPLE),
-            "--target-col",
-            "activity",
-            "--models",
-            "cnn",
-            "--framework",
-            "jax",
-            "--lr",
-            "1e6",
-            "--quiet",
-            "--out",
-            str(tmp_path / "r"),
-        ],
-        capsys,
-    )
+    diverge = ["--models", "cnn", "--framework", "jax", "--lr", "1e6"]
+    code, _, err = _cli([*RUN_SAMPLE, *diverge, "--out", str(tmp_path / "r")], capsys)
     assert code == 2 and "non-finite" in err and not (tmp_path / "r").exists()
 
 
 def test_same_seed_same_metrics_on_cpu(tmp_path, capsys):
     def metrics(out):
-        args = [
-            "run",
-            "--data",
-            str(SAMPLE),
-            "--target-col",
-            "activity",
-            "--epochs",
-            "2",
-            "--quiet",
-            "--out",
-            str(out),
-        ]
-        assert main(args) == 0
+        assert main([*RUN_SAMPLE, "--epochs", "2", "--out", str(out)]) == 0
         m = json.loads((out / "metrics.json").read_text())
         for fw in ("torch", "jax"):
             m[fw].pop("timing")  # wall-clock seconds are the only numbers allowed to differ

@@ -1,8 +1,12 @@
 """Shared reporting: metrics from results, MEME files, atomic writes."""
 
+import json
+
 import numpy as np
+import pandas as pd
 import pytest
 
+from dna_tutorial import plots
 from dna_tutorial.files import atomic_write_text, check_replaceable, staged_directory
 from dna_tutorial.motifs import probabilities, read_meme, write_meme
 from dna_tutorial.report import ModelResult
@@ -94,12 +98,6 @@ def test_only_reports_or_empty_directories_may_be_replaced(tmp_path):
 
 
 def test_the_interactive_chart_samples_big_test_sets(tmp_path):
-    import json
-
-    import pandas as pd
-
-    from dna_tutorial import plots
-
     seqs = ["ACGTTATA", "GCGCAAAA", "TTTTTTTT", "AAAAAAAA", "CCCCCCCC"]
     table = pd.DataFrame({"seq": seqs, "truth": np.arange(5.0), "pred": np.arange(5.0) + 0.5})
     path = plots.predictions_chart({"cnn": table}, tmp_path / "all.html")
