@@ -343,12 +343,6 @@ def load_data(
         pad_to=pad_to,
         trim_to=trim_to,
     )
-    need = min_rows_for_split(SPLIT_FRAC)
-    if len(records.seqs) < need:
-        raise DataFileError(
-            f"{records.path} has {len(records.seqs)} sequence(s); the train/validation/test "
-            f"split needs at least {need}"
-        )
     if task == "regress":
         targets, names = _numbers(records, target_col), ()
     else:
@@ -357,6 +351,12 @@ def load_data(
             raise DataFileError(
                 f"{records.path}: classification needs at least two classes, found only {names}"
             )
+    need = min_rows_for_split(SPLIT_FRAC)
+    if len(records.seqs) < need:
+        raise DataFileError(
+            f"{records.path} has {len(records.seqs)} sequence(s); the train/validation/test "
+            f"split needs at least {need} (two in each part)"
+        )
     return TutorialData(
         seqs=records.seqs,
         task=task,

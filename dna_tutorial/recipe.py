@@ -15,6 +15,9 @@ import numpy as np
 
 from dna_tutorial.spec import CLASS_EDGES, SEED, SPLIT_FRAC
 
+#: Fewest rows in each part of a split: R² on the test set is undefined for one row.
+MIN_PART_ROWS = 2
+
 
 @dataclass(frozen=True)
 class Split:
@@ -60,7 +63,7 @@ def tutorial_split(n: int, seed: int = SEED, split_frac: float = SPLIT_FRAC) -> 
     full_train, test = quick_split_indices(n, split_frac, rng)
     train_pos, val_pos = quick_split_indices(len(full_train), split_frac, rng)
     split = Split(train=full_train[train_pos], val=full_train[val_pos], test=test)
-    if min(split.sizes().values()) == 0:
+    if min(split.sizes().values()) < MIN_PART_ROWS:
         raise ValueError(
             f"{n} rows are too few to split into train/val/test at split_frac={split_frac} "
             f"(sizes would be {split.sizes()}); need at least {min_rows_for_split(split_frac)}"
@@ -69,11 +72,12 @@ def tutorial_split(n: int, seed: int = SEED, split_frac: float = SPLIT_FRAC) -> 
 
 
 def min_rows_for_split(split_frac: float = SPLIT_FRAC) -> int:
-    """Smallest row count for which :func:`tutorial_split` gives three non-empty parts."""
-    n = 3
+    """Smallest row count for which :func:`tutorial_split` gives each part ``MIN_PART_ROWS``."""
+    n, least = 3 * MIN_PART_ROWS, MIN_PART_ROWS
     while True:
         full = int(n * split_frac)
-        if 0 < full < n and 0 < int(full * split_frac) < full:
+        train = int(full * split_frac)
+        if min(n - full, full - train, train) >= least:
             return n
         n += 1
 

@@ -8,7 +8,10 @@ import pytest
 
 from dna_tutorial.io import DataFileError, load_data, read_records
 
-GOOD = "id,seq,score\na,ACGTACGT,1.5\nb,TTTTACGA,2.0\nc,GGGGCCCC,-1\nd,acgtacgt,0.25\n"
+GOOD = (
+    "id,seq,score\na,ACGTACGT,1.5\nb,TTTTACGA,2.0\nc,GGGGCCCC,-1\nd,acgtacgt,0.25\n"
+    "e,AAAAAAAA,3\nf,CCCCCCCC,4\ng,GGGGGGGG,5\nh,TTTTTTTT,6\n"
+)  # 8 rows: two in each part of the split
 
 
 def _write(tmp_path, name, text, compress=False):
@@ -21,9 +24,9 @@ def _write(tmp_path, name, text, compress=False):
 def test_a_good_csv_loads_with_ids_lowercase_and_a_split(tmp_path):
     data = load_data(_write(tmp_path, "d.csv", GOOD))
     assert data.seqs[3] == "ACGTACGT" and data.task == "regress"
-    np.testing.assert_array_equal(data.targets, np.float32([1.5, 2.0, -1, 0.25]))
-    assert sum(data.split.sizes().values()) == 4
-    assert read_records(tmp_path / "d.csv").ids == ["a", "b", "c", "d"]
+    np.testing.assert_array_equal(data.targets, np.float32([1.5, 2.0, -1, 0.25, 3, 4, 5, 6]))
+    assert data.split.sizes() == {"train": 4, "val": 2, "test": 2}
+    assert read_records(tmp_path / "d.csv").ids == list("abcdefgh")
 
 
 @pytest.mark.parametrize("name", ["d.tsv", "d.tsv.gz", "d.csv.gz", "d.txt"])
@@ -35,8 +38,9 @@ def test_tsv_and_gzip_are_read_too(tmp_path, name):
 
 def test_columns_are_chosen_by_name(tmp_path):
     path = _write(tmp_path, "d.csv", "name,dna,activity\na,ACGT,1\nb,AAAA,2\nc,CCCC,3\n")
-    data = load_data(path, seq_col="dna", target_col="activity", id_col="name")
-    assert data.seqs == ["ACGT", "AAAA", "CCCC"]
+    records = read_records(path, seq_col="dna", target_col="activity", id_col="name")
+    assert records.seqs == ["ACGT", "AAAA", "CCCC"] and records.ids == ["a", "b", "c"]
+    assert records.targets == ["1", "2", "3"]
 
 
 @pytest.mark.parametrize(
@@ -55,10 +59,11 @@ def test_columns_are_chosen_by_name(tmp_path):
         ("seq,score\nACGT,1\nAAAA,\nCCCC,3\n", r"line 3: score '' is not a number"),
         ("seq,score\nACGT,1\nAAAA\nCCCC,3\n", r"line 3: 1 fields, but the header has 2"),
         (
-            "seq,score\nACGT,1\nAAAA,2\n",
-            r"has 2 sequence\(s\); the train/validation/test split "
-            r"needs at least 3",
+            "seq,score\n" + "ACGT,1\n" * 7,
+            r"has 7 sequence\(s\); the train/validation/test split "
+            r"needs at least 8 \(two in each part\)",
         ),
+        ("seq,score\nACGT,1\nAAAA,nan\n", r"line 3: score is 'nan'"),  # before the count
         (
             "seq,score\nACGT,1\nAAAAA,2\nCCCC,3\n",
             r"differ in length \(4 in line 2, 5 in line 3\)"
@@ -86,36 +91,38 @@ def test_unreadable_files(tmp_path):
 
 def test_pad_and_trim_make_one_length(tmp_path):
     path = _write(tmp_path, "d.csv", "seq,score\nACG,1\nACGTA,2\nAC,3\nACGTACG,4\n")
-    padded = load_data(path, pad_to=7)
+    padded = read_records(path, pad_to=7)
     assert padded.seqs == ["ACGNNNN", "ACGTANN", "ACNNNNN", "ACGTACG"]
-    assert load_data(path, trim_to=2).seqs == ["AC", "AC", "AC", "AC"]
-    assert load_data(path, pad_to=4, trim_to=4).seqs == ["ACGN", "ACGT", "ACNN", "ACGT"]
+    assert read_records(path, trim_to=2).seqs == ["AC", "AC", "AC", "AC"]
+    assert read_records(path, pad_to=4, trim_to=4).seqs == ["ACGN", "ACGT", "ACNN", "ACGT"]
     with pytest.raises(
         DataFileError, match=r"line 3: length 5 is more than --pad-to 4; add --trim-to 4"
     ):
-        load_data(path, pad_to=4)
+        read_records(path, pad_to=4)
 
 
-FASTA = ">s1 score=1.5\nACGT\nACGT\n>s2 2.5\nTTTTACGA\n>s3 kind=x score=-1\nggggcccc\n"
+FASTA = ">s1 score=1.5\nACGT\nACGT\n>s2 2.5\nTTTTACGA\n>s3 kind=x score=-1\nggggcccc\n" + "".join(
+    f">s{i} score={i}\nAAAAAAAA\n" for i in range(4, 9)
+)
 
 
 @pytest.mark.parametrize("name", ["d.fa", "d.fasta.gz", "d.fna"])
 def test_fasta_with_targets_in_headers(tmp_path, name):
     data = load_data(_write(tmp_path, name, FASTA, compress=name.endswith(".gz")))
-    assert data.seqs == ["ACGTACGT", "TTTTACGA", "GGGGCCCC"]
-    np.testing.assert_array_equal(data.targets, np.float32([1.5, 2.5, -1]))
+    assert data.seqs[:3] == ["ACGTACGT", "TTTTACGA", "GGGGCCCC"] and len(data.seqs) == 8
+    np.testing.assert_array_equal(data.targets, np.float32([1.5, 2.5, -1, 4, 5, 6, 7, 8]))
 
 
 def test_fasta_with_a_side_table(tmp_path):
     fasta = _write(tmp_path, "d.fa", ">s1\nACGT\n>s2\nTTTT\n>s3\nGGGG\n")
     table = _write(tmp_path, "labels.tsv", "id\tscore\ns3\t3\ns1\t1\ns2\t2\n")
-    np.testing.assert_array_equal(load_data(fasta, labels=table).targets, np.float32([1, 2, 3]))
+    assert read_records(fasta, labels=table).targets == ["1", "2", "3"]
     _write(tmp_path, "short.csv", "id,score\ns1,1\n")
     with pytest.raises(DataFileError, match=r"no 'score' for 2 sequence id\(s\).*\['s2', 's3'\]"):
-        load_data(fasta, labels=tmp_path / "short.csv")
+        read_records(fasta, labels=tmp_path / "short.csv")
     _write(tmp_path, "dup.csv", "id,score\ns1,1\ns1,2\n")
     with pytest.raises(DataFileError, match=r"dup.csv, line 3: id 's1' appears twice"):
-        load_data(fasta, labels=tmp_path / "dup.csv")
+        read_records(fasta, labels=tmp_path / "dup.csv")
 
 
 @pytest.mark.parametrize(
@@ -140,11 +147,11 @@ def test_bad_fasta_is_refused_naming_the_record(tmp_path, text, message):
 
 
 def test_classification_labels_become_classes(tmp_path):
-    path = _write(tmp_path, "d.csv", "seq,label\nACGT,bound\nAAAA,free\nCCCC,bound\nGGGG,free\n")
+    path = _write(tmp_path, "d.csv", "seq,label\n" + "ACGT,bound\nAAAA,free\n" * 4)
     data = load_data(path, task="classify", target_col="label")
     assert data.class_names == ("bound", "free")
-    np.testing.assert_array_equal(data.targets, [0, 1, 0, 1])
-    numeric = _write(tmp_path, "n.csv", "seq,label\nACGT,10\nAAAA,2\nCCCC,10\n")
+    np.testing.assert_array_equal(data.targets, [0, 1] * 4)
+    numeric = _write(tmp_path, "n.csv", "seq,label\n" + "ACGT,10\nAAAA,2\n" * 4)
     assert load_data(numeric, task="classify", target_col="label").class_names == ("2", "10")
     single = _write(tmp_path, "s.csv", "seq,label\nACGT,a\nAAAA,a\nCCCC,a\n")
     with pytest.raises(DataFileError, match="at least two classes"):

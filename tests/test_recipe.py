@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from dna_tutorial.recipe import (
+    MIN_PART_ROWS,
     inverse_length,
     min_rows_for_split,
     quick_split_indices,
@@ -54,7 +55,7 @@ def test_quick_split_cuts_at_the_floor_of_the_fraction():
     assert (len(train), len(test)) == (7, 3)
 
 
-@pytest.mark.parametrize("n", [0, 1, 2])
+@pytest.mark.parametrize("n", [0, 1, 2, 3, 7])
 def test_too_few_rows_are_refused_with_the_minimum(n):
     with pytest.raises(ValueError, match=f"need at least {min_rows_for_split()}"):
         tutorial_split(n)
@@ -62,7 +63,7 @@ def test_too_few_rows_are_refused_with_the_minimum(n):
 
 def test_min_rows_is_the_first_count_that_splits():
     n = min_rows_for_split(0.8)
-    assert min(tutorial_split(n).sizes().values()) == 1
+    assert min(tutorial_split(n).sizes().values()) == MIN_PART_ROWS
     with pytest.raises(ValueError):
         tutorial_split(n - 1)
 
