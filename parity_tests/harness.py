@@ -230,7 +230,7 @@ def check_data() -> list[Comparison]:
         differ = np.asarray(frame["seq"]) != np.asarray(decode_codes(np.asarray(ds.codes)))
         rows.append(
             Comparison(
-                f"split membership, {part} ({len(frame):,} rows differing)",
+                f"split membership, {part}: rows that differ, of {len(frame):,}",
                 float(differ.sum()),
                 float(differ.mean()),
                 EXACT,
