@@ -73,11 +73,11 @@ def tutorial_split(n: int, seed: int = SEED, split_frac: float = SPLIT_FRAC) -> 
 
 def min_rows_for_split(split_frac: float = SPLIT_FRAC) -> int:
     """Smallest row count for which :func:`tutorial_split` gives each part ``MIN_PART_ROWS``."""
-    n, least = 3 * MIN_PART_ROWS, MIN_PART_ROWS
+    n = 3 * MIN_PART_ROWS
     while True:
         full = int(n * split_frac)
         train = int(full * split_frac)
-        if min(n - full, full - train, train) >= least:
+        if min(n - full, full - train, train) >= MIN_PART_ROWS:
             return n
         n += 1
 
