@@ -20,28 +20,15 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
+from benchmarks.timing import measure, measure_side_by_side
 from dna_tutorial import provenance
 from dna_tutorial.files import atomic_write_json, atomic_write_text
 
 #: The data-parallel workload: the synthetic task, a CNN, batches that split over 4.
 DP_SEQ_LEN, DP_NUM_SEQS, DP_BATCH = 200, 32_768, 512
 REPEATS = 3
-
-
-def _epochs_per_second(run, repeats: int) -> tuple[float, float]:
-    """(warm-up seconds, median seconds per epoch) of ``run``."""
-    start = time.perf_counter()
-    run()
-    warmup = time.perf_counter() - start
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return warmup, sorted(times)[len(times) // 2]
 
 
 def jax_worker(devices: int, device: str, repeats: int) -> dict:
@@ -81,7 +68,8 @@ def jax_worker(devices: int, device: str, repeats: int) -> dict:
         box[0], loss = epoch(box[0], data, jax.random.key(1))
         loss.block_until_ready()
 
-    warmup, median = _epochs_per_second(run, repeats)
+    timing = measure(run, repeats)
+    warmup, median = timing.warmup_s, timing.median_s
     return {
         "framework": "jax",
         "devices": devices,
@@ -124,7 +112,8 @@ def torch_worker(device: str, repeats: int) -> dict | None:
             opt.zero_grad()
         torch.distributed.barrier()
 
-    warmup, median = _epochs_per_second(run, repeats)
+    timing = measure(run, repeats)
+    warmup, median = timing.warmup_s, timing.median_s
     if rank != 0:
         return None
     return {
@@ -139,7 +128,6 @@ def torch_worker(device: str, repeats: int) -> dict | None:
 def growth_rows(device: str, repeats: int) -> list[dict]:
     """Table 3: one device, the fused JAX epoch and torch on tensors, over L and N."""
     from benchmarks.strategies import Workload, prepare
-    from benchmarks.timing import measure_side_by_side
 
     grid = [(length, 8_192) for length in (100, 200, 500, 1000)]
     grid += [(200, n) for n in (32_768, 131_072)]

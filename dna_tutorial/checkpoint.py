@@ -81,6 +81,20 @@ def model_meta(model: str, data: TutorialData, cfg: RunConfig, device: str) -> d
     }
 
 
+def architecture(meta: Mapping) -> dict:
+    """``build_model``'s arguments for the model a snapshot's meta describes (either port).
+
+    Regression data has no class names; the models still take ``num_classes >= 1``.
+    """
+    return {
+        "name": meta["model"],
+        "seq_len": meta["seq_len"],
+        "num_filters": meta["num_filters"],
+        "kernel_size": meta["kernel_size"],
+        "num_classes": max(len(meta["class_names"]), 1),
+    }
+
+
 def save_snapshot(
     directory: str | Path,
     weights: Mapping[str, np.ndarray],

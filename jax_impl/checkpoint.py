@@ -14,7 +14,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from dna_tutorial.checkpoint import CheckpointError, Snapshot, load_snapshot, save_snapshot
+from dna_tutorial.checkpoint import (
+    CheckpointError,
+    Snapshot,
+    architecture,
+    load_snapshot,
+    save_snapshot,
+)
 from jax_impl import convert
 from jax_impl.models import build_model
 from jax_impl.train import History, TrainState
@@ -62,14 +68,7 @@ def restore(directory: str | Path, state: TrainState) -> tuple[TrainState, Histo
 
 def load_model(snapshot: Snapshot, **model_kwargs):
     """(model, params) that a snapshot describes, from either port's weights."""
-    meta = snapshot.meta
-    model = build_model(
-        meta["model"],
-        meta["seq_len"],
-        meta["num_filters"],
-        meta["kernel_size"],
-        num_classes=max(len(meta["class_names"]), 1),
-        **model_kwargs,
-    )
-    params = jax.tree.map(jnp.asarray, convert.torch_to_flax(meta["model"], snapshot.weights))
+    model = build_model(**architecture(snapshot.meta), **model_kwargs)
+    weights = convert.torch_to_flax(snapshot.meta["model"], snapshot.weights)
+    params = jax.tree.map(jnp.asarray, weights)
     return model, params

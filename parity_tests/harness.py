@@ -183,24 +183,17 @@ def _jax_state(pair: ModelPair, lr: float = 0.01) -> jtrain.TrainState:
 
 def check_data() -> list[Comparison]:
     """Scores, one-hot encodings and split membership: identical, not merely close."""
-    seqs = kmers(8)
+    seqs, long = kmers(8), random_seqs(2000, 200, seed=1)
+    kmer_frame = tdata.score_seqs(seqs)  # the reference's step 1; split below as well
     rows = [
-        compare(
-            "scores, all 65,536 8-mers",
-            tdata.score_seqs(seqs)["score"],
-            jdata.score_seqs(seqs),
-            EXACT,
-        )
-    ]
-    long = random_seqs(2000, 200, seed=1)
-    rows.append(
+        compare("scores, all 65,536 8-mers", kmer_frame["score"], jdata.score_seqs(seqs), EXACT),
         compare(
             "scores, 2,000 random 200-mers",
             tdata.score_seqs(long)["score"],
             jdata.score_seqs(long),
             EXACT,
-        )
-    )
+        ),
+    ]
     codes = synthetic_codes(20_000, 200, seed=2)
     for per in (False, True):
         rows.append(
@@ -221,7 +214,7 @@ def check_data() -> list[Comparison]:
                 EXACT,
             )
         )
-    frames = tdata.split_frames(tdata.score_seqs(seqs), seed=SEED)
+    frames = tdata.split_frames(kmer_frame, seed=SEED)
     parts = jdata.quick_split(
         jdata.Dataset(jdata.encode(seqs), jnp.zeros(len(seqs))),
         tutorial_split(len(seqs), seed=SEED),

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from dna_tutorial.checkpoint import Snapshot, load_snapshot, save_snapshot
+from dna_tutorial.checkpoint import Snapshot, architecture, load_snapshot, save_snapshot
 from reference_torch.models import build_model
 from reference_torch.train import History
 
@@ -78,13 +78,6 @@ def restore(directory: str | Path, model: nn.Module, opt: torch.optim.Optimizer)
 
 def load_model(snapshot: Snapshot) -> nn.Module:
     """The model a snapshot describes, holding its weights (from either port)."""
-    meta = snapshot.meta
-    model = build_model(
-        meta["model"],
-        meta["seq_len"],
-        meta["num_filters"],
-        meta["kernel_size"],
-        num_classes=max(len(meta["class_names"]), 1),
-    )
+    model = build_model(**architecture(snapshot.meta))
     model.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in snapshot.weights.items()})
     return model.eval()
