@@ -33,39 +33,30 @@ REPEATS = 3
 
 def jax_worker(devices: int, device: str, repeats: int) -> dict:
     """One row of table 1, measured in this process (which has ``devices`` devices)."""
-    import functools
-
     import jax
     import jax.numpy as jnp
     import optax
 
     from benchmarks.strategies import dataset
-    from jax_impl import distributed
-    from jax_impl.data import Dataset, shuffled_order
-    from jax_impl.models import build_model
-    from jax_impl.train import create_train_state, train_epoch
+    from jax_impl import fast, scale
+    from jax_impl.train import create_train_state, train_step
 
     codes, scores = dataset(DP_SEQ_LEN, DP_NUM_SEQS)
     platform = "gpu" if device == "cuda" else "cpu"
-    mesh = distributed.make_mesh(devices) if jax.devices()[0].platform == platform else None
-    if mesh is None:
+    if jax.devices()[0].platform != platform:
         raise RuntimeError(f"JAX sees no {platform} devices")
+    mesh = scale.make_mesh(devices)
+    data = fast.SeqDatasetCodes(jnp.asarray(codes, jnp.int8), jnp.asarray(scores)[:, None])
+    loader, _ = fast.build_dataloaders(data, data, DP_BATCH)
+    model = fast.build_model("cnn", DP_SEQ_LEN)
     state = create_train_state(
-        build_model("cnn", DP_SEQ_LEN), jax.random.key(0), DP_SEQ_LEN, optax.sgd(0.01)
+        model, jax.random.key(0), loader.batch(jnp.arange(1))[0], optax.sgd(0.01)
     )
-    data = Dataset(jnp.asarray(codes, jnp.int8), jnp.asarray(scores)[:, None])
-    state, data = distributed.place((state, data), mesh)
-    sharding = distributed.batch_sharding(mesh, DP_BATCH)
-
-    @functools.partial(jax.jit, donate_argnums=0)
-    def epoch(state, data, key):
-        order = shuffled_order(key, DP_NUM_SEQS)
-        return train_epoch(state, data, order, DP_BATCH, sharding)
-
+    state, (loader,) = scale.data_parallel(state, [loader], mesh)
     box = [state]
 
     def run():
-        box[0], loss = epoch(box[0], data, jax.random.key(1))
+        box[0], loss = train_step(box[0], loader, jax.random.key(1))
         loss.block_until_ready()
 
     timing = measure(run, repeats)

@@ -39,10 +39,9 @@ from benchmarks.options import ENSEMBLE_SIZE, GPU_ONLY
 from dna_tutorial.recipe import tutorial_split
 from dna_tutorial.sequences import decode_codes, encode_codes, kmers
 from dna_tutorial.synthetic import synthetic_codes
-from jax_impl import data as jdata
-from jax_impl import evaluate as jevaluate
-from jax_impl import models as jmodels
+from jax_impl import fast, scale
 from jax_impl import train as jtrain
+from jax_impl.fast import IMPLS
 from reference_torch import data as tdata
 from reference_torch import models as tmodels
 from reference_torch import train as ttrain
@@ -205,63 +204,49 @@ def torch_infer(name: str, w: Workload, device: str) -> Callable[[], None]:
     return infer
 
 
-def _jax_setup(w: Workload, device: str):
+def _jax_setup(w: Workload, device: str, impl: str = "fast"):
     platform = "gpu" if device == "cuda" else "cpu"
     try:
         jax_device = jax.devices(platform)[0]
     except RuntimeError as err:
         raise Skip(f"no JAX {platform} device") from err
     codes, scores = dataset(w.seq_len, w.num_seqs)
-    data = jax.device_put(
-        jdata.Dataset(jnp.asarray(codes, jnp.int8), jnp.asarray(scores)[:, None]), jax_device
-    )
-    model = jmodels.build_model(w.model, w.seq_len)
-    return data, model, jax_device
+    chosen = IMPLS[impl]
+    x = chosen.encode(decode_codes(codes))
+    data = chosen.dataset(x, jnp.asarray(scores)[:, None])
+    loader, _ = chosen.build_dataloaders(data, data, w.batch_size)
+    loader = jax.device_put(loader, jax_device)
+    return loader, chosen.build_model(w.model, w.seq_len), jax_device
 
 
-#: The shuffle compiled once per dataset size (op by op it would dominate small epochs).
-_shuffle = jax.jit(jdata.shuffled_order, static_argnums=1)
-
-
-@functools.partial(jax.jit, static_argnames="batch_size", donate_argnums=0)
-def _fused_epoch(state, data, key, batch_size):
-    return jtrain.train_epoch(state, data, jdata.shuffled_order(key, len(data)), batch_size)
-
-
-@functools.partial(jax.jit, static_argnames="batch_size", donate_argnums=0)
-def _ensemble_epoch(states, data, keys, batch_size):
-    return jax.vmap(lambda state, key: _fused_epoch(state, data, key, batch_size))(states, keys)
+@jax.jit
+def _ensemble_epoch(states, loader, keys):
+    return jax.vmap(jtrain.train_step, in_axes=(0, None, 0))(states, loader, keys)
 
 
 def jax_train(name: str, w: Workload, device: str) -> Callable[[], None]:
     """One training epoch of a JAX strategy."""
-    data, model, jax_device = _jax_setup(w, device)
+    loader, model, jax_device = _jax_setup(w, device)
+    xb, _ = loader.batch(jnp.arange(1))
     with jax.default_device(jax_device):
         key = jax.random.key(0)
         if name == "jax-vmap-ensemble":
-            states, keys = jtrain.create_ensemble(model, list(range(ENSEMBLE_SIZE)), w.seq_len)
-            # Committed to the device like the data, or the second epoch compiles again.
-            box = [jax.device_put(states, jax_device)]
+            keys = jax.random.split(key, ENSEMBLE_SIZE)
+            states, _ = scale.create_ensemble(model, keys, xb, optax.sgd(0.01))
+            box = [states]
 
             def run() -> None:
-                box[0], losses = _ensemble_epoch(box[0], data, keys, w.batch_size)
+                box[0], losses = _ensemble_epoch(box[0], loader, keys)
                 losses.block_until_ready()
 
             return run
-        state = jtrain.create_train_state(model, key, w.seq_len, optax.sgd(0.01))
-        box = [jax.device_put(state, jax_device)]
-        if name == "jax-jit-step":
+        state = jtrain.create_train_state(model, key, xb, optax.sgd(0.01))
+        box = [state]
+        step = scale.train_step_stepwise if name == "jax-jit-step" else jtrain.train_step
+        if name in ("jax-jit-step", "jax-fused-epoch"):
 
             def run() -> None:
-                order = _shuffle(key, len(data))
-                box[0], loss = jtrain.train_epoch_stepwise(box[0], data, order, w.batch_size)
-                loss.block_until_ready()
-
-            return run
-        if name == "jax-fused-epoch":
-
-            def run() -> None:
-                box[0], loss = _fused_epoch(box[0], data, key, w.batch_size)
+                box[0], loss = step(box[0], loader, key)
                 loss.block_until_ready()
 
             return run
@@ -269,13 +254,13 @@ def jax_train(name: str, w: Workload, device: str) -> Callable[[], None]:
 
 
 def jax_infer(name: str, w: Workload, device: str) -> Callable[[], None]:
-    """Predict every sequence once with the jitted, batched ``predict_codes``."""
-    data, model, jax_device = _jax_setup(w, device)
+    """Predict every sequence once with the batched prediction of the fast engine."""
+    loader, model, jax_device = _jax_setup(w, device)
     with jax.default_device(jax_device):
-        params = model.init(jax.random.key(0), jnp.zeros((1, w.seq_len, 4)))["params"]
+        variables = model.init(jax.random.key(0), jnp.zeros((1, w.seq_len, 4)))
 
     def infer() -> None:
-        jevaluate.predict_codes(model, params, data.codes, w.batch_size).block_until_ready()
+        fast.predict_codes(model, variables, loader.dataset.codes, w.batch_size).block_until_ready()
 
     return infer
 

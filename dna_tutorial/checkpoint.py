@@ -1,25 +1,28 @@
 """Checkpoints on disk: one directory per trained model, one complete snapshot per epoch.
 
-Layout of a model's checkpoint directory (``CKPT/<framework>/<model>/``)::
+Layout of a run's checkpoint directory (``--checkpoint-dir CKPT``)::
 
-    latest                  the name of the newest complete snapshot, replaced atomically
-    epoch-0007/
-        weights.safetensors     the parameters in torch's layout: either port loads them
-        optimizer.safetensors   the port's own optimizer state and RNG state (for --resume)
-        meta.json               model config, alphabet, task, classes, epoch, seed, history,
-                                run config, versions, framework and device
+    run.json                    marks the directory as this project's; the run's config and
+                                data fingerprint, so that --resume refuses another run
+    <framework>/<model>/
+        latest                  the name of the newest complete snapshot, replaced atomically
+        epoch-0007/
+            weights.safetensors     the parameters in torch's layout: either port loads them
+            optimizer.safetensors   the port's optimizer state and RNG state (for --resume)
+            meta.json               model, options, task, classes, epoch, seed, history, run
+                                    config, versions, framework and device
 
 A snapshot is written into a hidden staging directory and renamed into place; only then
-does ``latest`` move to it (temp file + rename), and older snapshots are pruned. A run
-killed at any moment leaves ``latest`` naming a complete snapshot. The run's root also
-holds ``run.json`` (config and data fingerprint), so that ``--resume`` can refuse to
-continue a different run.
+does ``latest`` move to it (temp file + rename), and then the snapshots that neither the
+new nor the previous ``latest`` names are pruned. A run killed at any moment leaves
+``latest`` naming a complete snapshot. Everything read back is validated, and every
+problem is a :class:`~dna_tutorial.errors.CheckpointError` naming the file.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
+import math
 import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -27,10 +30,19 @@ from pathlib import Path
 
 import numpy as np
 
-from dna_tutorial import provenance
-from dna_tutorial.config import MODEL_TASKS, RunConfig
-from dna_tutorial.dataset import TutorialData
-from dna_tutorial.files import atomic_write_json, atomic_write_text, staged_directory
+from dna_tutorial import provenance, registry
+from dna_tutorial.errors import CheckpointError, DataFileError, OutputError
+from dna_tutorial.files import (
+    FORMAT,
+    PROJECT,
+    STAGING_MARK,
+    atomic_write_json,
+    atomic_write_text,
+    read_json,
+    read_manifest,
+    sha256,
+    staged_directory,
+)
 from dna_tutorial.spec import ALPHABET
 from dna_tutorial.weights import load_weights, save_weights
 
@@ -41,17 +53,16 @@ WEIGHTS, OPTIMIZER, META, LATEST, RUN = (
     "latest",
     "run.json",
 )
-KEEP = 2  # snapshots kept per model: the newest, and one before it
-
-
-class CheckpointError(ValueError):
-    """A checkpoint that is missing, incomplete or belongs to another run."""
+#: The lock file a run holds in its checkpoint directory.
+LOCK = ".dna-tutorial.lock"
+FRAMEWORKS = ("torch", "jax")
 
 
 @dataclass(frozen=True)
 class Snapshot:
     """One loaded snapshot: arrays in torch layout, optimizer arrays and metadata."""
 
+    path: Path
     weights: dict[str, np.ndarray]
     optimizer: dict[str, np.ndarray]
     meta: dict
@@ -60,19 +71,22 @@ class Snapshot:
     def history(self) -> dict:
         return self.meta["history"]
 
+    def file(self, name: str) -> Path:
+        return self.path / name
+
 
 def model_dir(root: str | Path, framework: str, model: str) -> Path:
     return Path(root) / framework / model
 
 
-def model_meta(model: str, data: TutorialData, cfg: RunConfig, device: str) -> dict:
+def model_meta(model: str, data, cfg, device: str) -> dict:
     """What a snapshot records about its model and run, the same in both ports."""
     return {
+        "format": FORMAT,
         "model": model,
-        "task": MODEL_TASKS[model],
+        "task": registry.get(model).task,
         "seq_len": data.seq_len,
-        "num_filters": cfg.num_filters,
-        "kernel_size": cfg.kernel_size,
+        "options": cfg.model_options(),
         "class_names": list(data.class_names),
         "seed": cfg.seed,
         "device": device,
@@ -89,10 +103,12 @@ def architecture(meta: Mapping) -> dict:
     return {
         "name": meta["model"],
         "seq_len": meta["seq_len"],
-        "num_filters": meta["num_filters"],
-        "kernel_size": meta["kernel_size"],
+        **meta["options"],
         "num_classes": max(len(meta["class_names"]), 1),
     }
+
+
+# --- Writing ----------------------------------------------------------------------------
 
 
 def save_snapshot(
@@ -101,40 +117,64 @@ def save_snapshot(
     optimizer: Mapping[str, np.ndarray],
     meta: Mapping,
 ) -> Path:
-    """Write one complete snapshot for epoch ``meta["epoch"]`` and point ``latest`` at it."""
+    """Write one complete snapshot for epoch ``meta["epoch"]``, point ``latest`` at it and
+    prune the snapshots that neither it nor the previous ``latest`` names."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
+    previous = _latest_name(directory)
     name = f"epoch-{int(meta['epoch']):04d}"
     meta = {**meta, "alphabet": ALPHABET, "versions": provenance.versions()}
-    with staged_directory(directory / name) as stage:
+    with staged_directory(directory / name, "snapshot", lock=False) as stage:
         save_weights(stage / WEIGHTS, weights, {"model": meta["model"]})
         save_weights(stage / OPTIMIZER, optimizer)
         atomic_write_json(stage / META, meta)
     atomic_write_text(directory / LATEST, name + "\n")
-    for old in sorted(directory.glob("epoch-*"))[:-KEEP]:
-        shutil.rmtree(old, ignore_errors=True)
+    keep = {name, previous}
+    for old in directory.iterdir():
+        ours = old.is_dir() and not old.is_symlink()
+        snapshot = old.name.startswith("epoch-") and read_manifest(old) is not None
+        stale_stage = old.name.startswith(".epoch-") and (old / STAGING_MARK).exists()
+        if ours and old.name not in keep and (snapshot or stale_stage):
+            shutil.rmtree(old, ignore_errors=True)
     return directory / name
+
+
+def _latest_name(directory: Path) -> str | None:
+    pointer = directory / LATEST
+    try:
+        return pointer.read_text().strip() or None
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError) as err:
+        raise CheckpointError(f"{pointer}: cannot read it ({err})") from None
+
+
+# --- Reading ----------------------------------------------------------------------------
 
 
 def latest_snapshot(directory: str | Path) -> Path | None:
     """The newest complete snapshot of a model's checkpoint directory, or None."""
-    pointer = Path(directory) / LATEST
-    if not pointer.is_file():
+    directory = Path(directory)
+    name = _latest_name(directory)
+    if name is None:
         return None
-    snapshot = Path(directory) / pointer.read_text().strip()
-    if not (snapshot / META).is_file():
-        raise CheckpointError(f"{pointer} names {snapshot.name}, which is incomplete")
+    snapshot = directory / name
+    if "/" in name or not name.startswith("epoch-") or not (snapshot / META).is_file():
+        raise CheckpointError(f"{directory / LATEST} names {name!r}, which is not a snapshot")
     return snapshot
 
 
-def load_snapshot(directory: str | Path) -> Snapshot:
-    """The newest snapshot of a model's checkpoint directory.
+def load_snapshot(directory: str | Path, optimizer: bool = True) -> Snapshot:
+    """The newest snapshot of a model's checkpoint directory, validated.
+
+    ``optimizer=False`` skips the optimizer state (prediction needs only the weights).
 
     Raises
     ------
     CheckpointError
-        If there is none; when ``directory`` is a run's root, the message lists the
-        model directories inside it.
+        If there is none (when ``directory`` is a run's root, the message lists the model
+        directories inside it), or a file is missing, damaged or inconsistent; the message
+        names the file.
     """
     directory = Path(directory)
     if not directory.is_dir():
@@ -144,47 +184,179 @@ def load_snapshot(directory: str | Path) -> Snapshot:
         inside = sorted(str(p.parent.relative_to(directory)) for p in directory.glob("*/*/latest"))
         hint = f"; it holds {', '.join(inside)}: pass one of those" if inside else ""
         raise CheckpointError(f"{directory} is not a model checkpoint (no '{LATEST}'){hint}")
-    weights, _ = load_weights(snapshot / WEIGHTS)
-    optimizer, _ = load_weights(snapshot / OPTIMIZER)
-    meta = json.loads((snapshot / META).read_text())
-    if meta.get("alphabet") != ALPHABET:
-        raise CheckpointError(f"{snapshot} was written for alphabet {meta.get('alphabet')}")
-    return Snapshot(weights, optimizer, meta)
+    meta = validate_meta(_read_json(snapshot / META), snapshot / META)
+    weights = _arrays(snapshot / WEIGHTS)
+    for key, array in weights.items():
+        if np.issubdtype(array.dtype, np.floating) and not np.isfinite(array).all():
+            raise CheckpointError(f"{snapshot / WEIGHTS}: tensor {key!r} holds NaN or infinity")
+    arrays = _arrays(snapshot / OPTIMIZER) if optimizer else {}
+    return Snapshot(snapshot, weights, arrays, meta)
+
+
+def _read_json(path: Path):
+    try:
+        return read_json(path, "checkpoint file")
+    except OutputError as err:
+        raise CheckpointError(str(err)) from None
+
+
+def _arrays(path: Path) -> dict[str, np.ndarray]:
+    try:
+        return load_weights(path)[0]
+    except (OSError, ValueError) as err:
+        raise CheckpointError(str(err)) from None
+
+
+def _positive_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+
+
+def validate_meta(meta, path: Path) -> dict:
+    """``meta`` if it describes a model this version can rebuild, else CheckpointError.
+
+    Checks types and ranges of everything that decides the model's shape (model, task,
+    length, options, classes) and the training state (epoch, seed, history)."""
+    if not isinstance(meta, dict):
+        raise CheckpointError(f"{path}: holds a JSON {type(meta).__name__}, not an object")
+    problems = []
+    for key, kind in (
+        ("model", str),
+        ("task", str),
+        ("framework", str),
+        ("alphabet", str),
+        ("seq_len", int),
+        ("epoch", int),
+        ("seed", int),
+        ("options", dict),
+        ("class_names", list),
+        ("history", dict),
+    ):
+        value = meta.get(key)
+        if not isinstance(value, kind) or isinstance(value, bool):
+            problems.append(f"{key!r} must be a {kind.__name__}, got {value!r}")
+    if problems:
+        raise CheckpointError(f"{path}: " + "; ".join(problems))
+    if meta["alphabet"] != ALPHABET:
+        problems.append(f"alphabet {meta['alphabet']!r} is not {ALPHABET!r}")
+    if meta["model"] not in registry.MODELS:
+        problems.append(f"model {meta['model']!r} is not one of {sorted(registry.MODELS)}")
+    elif meta["task"] != registry.get(meta["model"]).task:
+        problems.append(f"task {meta['task']!r} does not fit model {meta['model']!r}")
+    if meta["framework"] not in FRAMEWORKS:
+        problems.append(f"framework {meta['framework']!r} is not one of {FRAMEWORKS}")
+    if not _positive_int(meta["seq_len"]):
+        problems.append(f"seq_len must be a positive integer, got {meta['seq_len']!r}")
+    if meta["epoch"] < 0:
+        problems.append(f"epoch must be >= 0, got {meta['epoch']}")
+    for key, value in meta["options"].items():
+        if not (_positive_int(value) or isinstance(value, (float, list))):
+            problems.append(f"option {key!r} must be a positive number, got {value!r}")
+    if not all(isinstance(c, str) for c in meta["class_names"]):
+        problems.append("class_names must be strings")
+    history = meta["history"]
+    for key in ("train", "val", "seconds"):
+        values = history.get(key)
+        if not isinstance(values, list) or len(values) != meta["epoch"]:
+            problems.append(f"history[{key!r}] must list one number per epoch")
+        elif not all(isinstance(v, (int, float)) and math.isfinite(v) for v in values):
+            problems.append(f"history[{key!r}] must hold finite numbers")
+    if not isinstance(history.get("stopped_early"), bool):
+        problems.append("history['stopped_early'] must be true or false")
+    if problems:
+        raise CheckpointError(f"{path}: " + "; ".join(problems))
+    return meta
+
+
+def checked_shapes(
+    path: Path, arrays: Mapping[str, np.ndarray], expected: Mapping[str, tuple]
+) -> None:
+    """Raise CheckpointError naming ``path`` unless ``arrays`` has exactly the tensors of
+    ``expected`` (name -> shape), each of that shape."""
+    missing = sorted(set(expected) - set(arrays))
+    extra = sorted(set(arrays) - set(expected))
+    if missing or extra:
+        raise CheckpointError(
+            f"{path} does not fit the model its meta.json describes: missing {missing}, "
+            f"unexpected {extra}"
+        )
+    for name, shape in expected.items():
+        if tuple(arrays[name].shape) != tuple(shape):
+            raise CheckpointError(
+                f"{path}: tensor {name!r} has shape {tuple(arrays[name].shape)}, the model "
+                f"needs {tuple(shape)}"
+            )
+
+
+# --- The run -------------------------------------------------------------------------------
 
 
 def fingerprint(path: str | Path | None) -> str:
     """The SHA-256 of a data file ("synthetic" for the built-in data)."""
     if path is None:
         return "synthetic"
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    try:
+        return sha256(Path(path))
+    except OSError as err:
+        raise DataFileError(f"{path}: cannot read it ({err.strerror or err})") from None
 
 
-def check_run(root: str | Path, run: Mapping, resume: bool, write: bool = True) -> None:
-    """Record the run in ``root/run.json``; on resume, refuse a run that differs.
+def _contents(root: Path) -> list[Path]:
+    return [p for p in root.iterdir() if p.name != LOCK] if root.is_dir() else []
 
-    ``run`` holds the config and the data fingerprint (the caller leaves out what may
-    change on resume). ``write=False`` only checks (the other processes of a
-    distributed run).
+
+def check_run(root: str | Path, run: Mapping, resume: bool, epochs: int | None = None) -> None:
+    """Refuse to start unless ``root`` may hold this run; does not write anything.
+
+    Without ``resume``, ``root`` must be absent or empty: a directory holding another run
+    is refused (with how to resume it), and so is any other non-empty directory. With
+    ``resume``, ``root`` must hold a run whose settings equal ``run`` (``epochs`` aside) and
+    whose models have trained no more than ``epochs`` epochs.
     """
     root = Path(root)
+    if root.exists() and not root.is_dir():
+        raise CheckpointError(f"{root} exists and is not a directory")
     path = root / RUN
-    run = json.loads(json.dumps(dict(run)))  # as it reads back: tuples become lists
-    if resume:
-        if not path.is_file():
-            raise CheckpointError(f"nothing to resume in {root}: no {RUN}")
-        saved = json.loads(path.read_text())
-        differ = sorted(
-            key
-            for key in set(saved) | set(run)
-            if key != "epochs" and saved.get(key) != run.get(key)
-        )
-        if differ:
-            details = "; ".join(f"{k}: was {saved.get(k)!r}, now {run.get(k)!r}" for k in differ)
-            raise CheckpointError(f"cannot resume {root}: the run differs ({details})")
-    if write:
-        root.mkdir(parents=True, exist_ok=True)
-        atomic_write_json(path, run)
+    if not resume:
+        if path.is_file():
+            raise CheckpointError(
+                f"{root} already holds a checkpointed run; continue it with --resume {root}, "
+                "or choose another --checkpoint-dir"
+            )
+        if _contents(root):
+            raise CheckpointError(
+                f"{root} is not empty and is not a {PROJECT} checkpoint directory; choose an "
+                "empty or new --checkpoint-dir"
+            )
+        return
+    if not path.is_file():
+        raise CheckpointError(f"nothing to resume in {root}: no {RUN}")
+    saved = _read_json(path)
+    if not isinstance(saved, dict) or saved.get("project") != PROJECT:
+        raise CheckpointError(f"{path} was not written by {PROJECT}")
+    run = {"project": PROJECT, "format": FORMAT, **json_roundtrip(run)}
+    differ = sorted(
+        key for key in set(saved) | set(run) if key != "epochs" and saved.get(key) != run.get(key)
+    )
+    if differ:
+        details = "; ".join(f"{k}: was {saved.get(k)!r}, now {run.get(k)!r}" for k in differ)
+        raise CheckpointError(f"cannot resume {root}: the run differs ({details})")
+    if epochs is not None:
+        for pointer in sorted(root.glob(f"*/*/{LATEST}")):
+            done = validate_meta(_read_json(latest_snapshot(pointer.parent) / META), pointer)
+            if done["epoch"] > epochs:
+                raise CheckpointError(
+                    f"{pointer.parent} has trained {done['epoch']} epochs; --epochs {epochs} "
+                    f"is fewer: pass --epochs {done['epoch']} or more to continue"
+                )
+
+
+def record_run(root: str | Path, run: Mapping) -> None:
+    """Write ``root/run.json``, which marks ``root`` as this project's checkpoint directory."""
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(root / RUN, {"project": PROJECT, "format": FORMAT, **dict(run)})
+
+
+def json_roundtrip(obj):
+    """``obj`` as it reads back from JSON (tuples become lists)."""
+    return json.loads(json.dumps(obj))

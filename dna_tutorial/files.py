@@ -1,14 +1,46 @@
-"""Writing files so that a crash or a kill never leaves a half-written one behind."""
+"""Writing files without ever losing one that this project did not write.
+
+The rules every command follows:
+
+- **Atomic files.** A file is written to a temporary sibling, flushed and renamed over its
+  destination: readers see the old file or the new one, never a partial one.
+- **Marked directories.** Every output directory this project writes holds a manifest,
+  ``.dna-tutorial.json`` (the project's name, a format version, what kind of output, and the
+  SHA-256 of every file it wrote), written last. A directory is replaced, or a file in it
+  overwritten, only if the manifest says this project wrote it and it is unchanged since:
+  a folder of someone's notes that happens to hold a ``metrics.json`` is refused, and so
+  is a report to which a user added a file.
+- **Staged directories.** A report is built in a hidden sibling and moved into place when
+  complete; a failed run leaves the old report (or nothing) behind, and a stranded stage
+  is named in the error. Stale stages of killed runs are cleaned up, and only those.
+- **One run at a time.** A run holds an exclusive lock (``fcntl.flock``) on each directory
+  it writes; a second run is refused, not mixed in.
+- **Checks first.** Destinations are checked (writable, not a mount point, not the current
+  directory, not overlapping each other or the inputs) before any long work starts.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import errno
+import fcntl
+import hashlib
 import json
+import math
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
+
+from dna_tutorial.errors import BusyError, OutputError
+
+PROJECT = "dna-tutorial"
+FORMAT = 1
+#: The manifest that marks a directory as written by this project.
+MANIFEST = ".dna-tutorial.json"
+#: Present in a staging directory from its first moment, so a stale one can be recognised.
+STAGING_MARK = ".dna-tutorial-staging"
 
 
 def _umask() -> int:
@@ -17,11 +49,23 @@ def _umask() -> int:
     return mask
 
 
+def output_path(path: str | Path) -> Path:
+    """``path`` made absolute without following symbolic links (``--out .`` becomes the
+    current directory's own path, so its name and parent are known)."""
+    return Path(os.path.abspath(os.fspath(path)))
+
+
+# --- Files ------------------------------------------------------------------------------
+
+
 def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
     """Write ``data`` to a temporary file beside ``path``, flush it to disk, then rename it
     over ``path``: readers see the old file or the new one, never a partial one."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as err:
+        raise OutputError(f"cannot write {path}: {err.strerror or err}") from err
     try:
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp's 0600 would make the file private
         with os.fdopen(fd, "wb") as f:
@@ -29,9 +73,11 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as err:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        if isinstance(err, OSError) and not isinstance(err, OutputError):
+            raise OutputError(f"cannot write {path}: {err.strerror or err}") from err
         raise
     return path
 
@@ -40,43 +86,342 @@ def atomic_write_text(path: str | Path, text: str) -> Path:
     return atomic_write_bytes(path, text.encode("utf-8"))
 
 
+def strict_json(obj):
+    """``obj`` with every NaN or infinite float replaced by None: strict JSON, which
+    parsers other than Python's accept (``json.dumps`` would write ``NaN``)."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, Mapping):
+        return {k: strict_json(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [strict_json(v) for v in obj]
+    return obj
+
+
+def json_text(obj) -> str:
+    """``obj`` as indented, strict JSON text (see :func:`strict_json`)."""
+    return json.dumps(strict_json(obj), indent=2, allow_nan=False) + "\n"
+
+
 def atomic_write_json(path: str | Path, obj) -> Path:
-    return atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
+    return atomic_write_text(path, json_text(obj))
 
 
-def check_replaceable(final: str | Path, marker: str) -> None:
-    """Raise unless ``final`` is absent, an empty directory, or one holding ``marker``
-    (a file that a previous run wrote), so a typo like ``--out ~`` deletes nothing."""
-    final = Path(final)
+def read_json(path: str | Path, what: str = "file"):
+    """Parse a JSON file; an unreadable or malformed one is an error naming the file."""
+    path = Path(path)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise OutputError(f"{path}: no such {what}") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise OutputError(f"{path}: not a readable {what} ({err})") from None
+
+
+def sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+# --- Manifests --------------------------------------------------------------------------
+
+
+def _listing(directory: Path) -> dict[str, Path]:
+    """Every file below ``directory`` (links and files alike), by path relative to it."""
+    out = {}
+    for root, dirs, files in os.walk(directory):
+        for name in files + [d for d in dirs if os.path.islink(os.path.join(root, d))]:
+            path = Path(root, name)
+            out[path.relative_to(directory).as_posix()] = path
+    return out
+
+
+def read_manifest(directory: Path) -> dict | None:
+    """The manifest of ``directory``, or None if it has none or it is not ours."""
+    try:
+        manifest = json.loads((directory / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    ok = (
+        isinstance(manifest, dict)
+        and manifest.get("project") == PROJECT
+        and manifest.get("format") == FORMAT
+        and isinstance(manifest.get("files"), dict)
+    )
+    return manifest if ok else None
+
+
+def write_manifest(directory: Path, kind: str, files: Mapping[str, str] | None = None) -> None:
+    """Record ``files`` (name -> SHA-256; default: every file now in ``directory``) as
+    written by this project. The manifest is written last, so its presence means done."""
+    if files is None:
+        files = {
+            name: sha256(path)
+            for name, path in _listing(directory).items()
+            if name not in (MANIFEST, STAGING_MARK)
+        }
+    manifest = {"project": PROJECT, "format": FORMAT, "kind": kind, "files": dict(files)}
+    atomic_write_json(directory / MANIFEST, manifest)
+
+
+def _foreign(directory: Path, manifest: dict, names: Iterable[str] | None = None) -> str | None:
+    """Why a file below ``directory`` is not this project's, or None if all are ours.
+
+    ``names`` limits the check to those files (those about to be overwritten)."""
+    listing = _listing(directory)
+    for name in sorted(listing if names is None else (n for n in names if n in listing)):
+        if name in (MANIFEST, STAGING_MARK):
+            continue
+        path = listing[name]
+        if path.is_symlink() or name not in manifest["files"]:
+            return f"{path} was not written by {PROJECT}"
+        if sha256(path) != manifest["files"][name]:
+            return f"{path} has changed since {PROJECT} wrote it"
+    return None
+
+
+def check_replaceable(final: str | Path, kind: str) -> None:
+    """Raise :class:`OutputError` unless ``final`` may be replaced by a new ``kind`` output.
+
+    Allowed: a path that does not exist (its parent must be writable), an empty
+    directory, or a directory whose manifest says this project wrote a ``kind`` output
+    there and whose every file is unchanged since. Refused, with the reason: a file, a
+    symbolic link, a mount point, the current directory or one above it, anything else.
+    """
+    final = output_path(final)
+    if final.is_symlink():
+        raise OutputError(f"{final} is a symbolic link; give the directory itself")
     if final.exists() and not final.is_dir():
-        raise ValueError(f"{final} exists and is not a directory")
-    if final.is_dir() and any(final.iterdir()) and not (final / marker).exists():
-        raise ValueError(
-            f"refusing to replace {final}: it is not empty and holds no {marker} from an "
-            "earlier run; choose another output directory"
-        )
+        raise OutputError(f"{final} exists and is not a directory")
+    cwd = output_path(os.getcwd())
+    if final == cwd or final in cwd.parents:
+        raise OutputError(f"{final} is the current directory or holds it; choose a new one")
+    if final.is_dir() and os.path.ismount(final):
+        raise OutputError(f"{final} is a mount point; choose a directory inside it")
+    if final.is_dir() and any(final.iterdir()):
+        manifest = read_manifest(final)
+        if manifest is None:
+            raise OutputError(
+                f"refusing to replace {final}: it is not empty and holds no {MANIFEST} of an "
+                f"earlier {PROJECT} {kind}; choose another directory"
+            )
+        if manifest.get("kind") != kind:
+            raise OutputError(
+                f"refusing to replace {final}: it holds a {PROJECT} {manifest.get('kind')}, "
+                f"not a {kind}"
+            )
+        reason = _foreign(final, manifest)
+        if reason:
+            raise OutputError(f"refusing to replace {final}: {reason}; move it away first")
+    check_writable(final.parent)
+
+
+def check_writable(directory: str | Path) -> None:
+    """Raise :class:`OutputError` unless files can be created in ``directory``, or, if it
+    does not exist yet, in its nearest existing ancestor (found by trying, not guessing)."""
+    directory = output_path(directory)
+    existing = directory
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise OutputError(f"cannot create {directory}: {existing} is not a directory")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".dna-tutorial-probe-", dir=existing)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as err:
+        raise OutputError(f"cannot write in {existing}: {err.strerror or err}") from None
+
+
+def check_no_overlap(outputs: Mapping[str, Path | None], inputs: Mapping[str, Path | None]):
+    """Refuse output directories that are equal to or inside one another, and inputs that
+    lie inside an output directory (replacing the output would delete them).
+
+    ``outputs`` and ``inputs`` map an option's name (``--out``) to its path or None.
+    """
+    outs = {k: output_path(v) for k, v in outputs.items() if v is not None}
+    ins = {k: output_path(v) for k, v in inputs.items() if v is not None}
+    names = list(outs)
+    for i, a in enumerate(names):
+        for b in names[i + 1 :]:
+            pa, pb = outs[a], outs[b]
+            if pa == pb or pa in pb.parents or pb in pa.parents:
+                raise OutputError(f"{a} {pa} and {b} {pb} overlap; give them separate directories")
+    for a, pa in outs.items():
+        for b, pb in ins.items():
+            if pa == pb or pa in pb.parents:
+                raise OutputError(
+                    f"{b} {pb} lies inside {a} {pa}; move it out or choose another {a}"
+                )
+
+
+# --- Locks ------------------------------------------------------------------------------
 
 
 @contextlib.contextmanager
-def staged_directory(final: str | Path) -> Iterator[Path]:
+def exclusive_lock(path: Path, what: str) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on the file ``path`` (created if absent) or raise
+    :class:`BusyError` naming ``what`` and the process holding it.
+
+    The file is removed before the lock is released, and a lock taken on a file that has
+    meanwhile been removed is retried, so no lock file is left behind and two runs can never
+    both believe they hold it.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as err:
+            os.close(fd)
+            if err.errno not in (errno.EAGAIN, errno.EACCES):
+                raise
+            holder = "another process"
+            with contextlib.suppress(OSError):
+                holder = path.read_text().strip() or holder
+            raise BusyError(
+                f"{what} is in use by another dna-tutorial run ({holder}); wait for it to "
+                "finish or choose another directory"
+            ) from None
+        try:
+            if os.fstat(fd).st_ino == os.stat(path).st_ino:
+                break  # the file we locked is still the one at `path`
+        except FileNotFoundError:
+            pass
+        os.close(fd)  # removed by the holder as we opened it: try again
+    try:
+        os.ftruncate(fd, 0)
+        os.write(fd, f"pid {os.getpid()}".encode())
+        yield
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+        os.close(fd)
+
+
+def lock_path(final: Path) -> Path:
+    """The lock file of an output directory: beside it, since the directory is replaced."""
+    return final.parent / f".{final.name}.dna-tutorial.lock"
+
+
+# --- Staged output directories ------------------------------------------------------------
+
+
+def _clean_stale_stages(final: Path) -> None:
+    """Remove the staging and old-report siblings of ``final`` that killed runs left.
+
+    Only directories carrying this project's staging mark or manifest are removed; the
+    caller holds ``final``'s lock, so no live run is using them."""
+    for sibling in final.parent.glob(f".{final.name}.*-*"):
+        kind = sibling.name[len(final.name) + 2 :].split("-", 1)[0]
+        if kind not in ("partial", "old") or not sibling.is_dir() or sibling.is_symlink():
+            continue
+        if (sibling / STAGING_MARK).exists() or read_manifest(sibling) is not None:
+            shutil.rmtree(sibling, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def staged_directory(final: str | Path, kind: str, lock: bool = True) -> Iterator[Path]:
     """Build a directory's contents in a hidden sibling and move it into place at the end.
 
-    On success the finished directory replaces ``final`` (an existing one is removed); on
-    any error the staging directory is deleted and ``final`` is left as it was.
+    ``final`` must pass :func:`check_replaceable` (checked again here, under the lock). On
+    success the manifest is written into the stage last and the stage replaces ``final``;
+    on any error the stage is deleted and ``final`` is left as it was. If the final move
+    fails, the error names the stage, which then holds the complete output.
     """
-    final = Path(final)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    stage = Path(tempfile.mkdtemp(prefix=f".{final.name}.partial-", dir=final.parent))
+    final = output_path(final)
+    guard = exclusive_lock(lock_path(final), str(final)) if lock else contextlib.nullcontext()
+    with guard:
+        check_replaceable(final, kind)
+        if lock:
+            _clean_stale_stages(final)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            stage = Path(
+                tempfile.mkdtemp(prefix=f".{final.name}.partial-{os.getpid()}-", dir=final.parent)
+            )
+            (stage / STAGING_MARK).touch()
+            os.chmod(stage, 0o777 & ~_umask())
+        except OSError as err:
+            raise OutputError(f"cannot write in {final.parent}: {err.strerror or err}") from err
+        try:
+            yield stage
+            write_manifest(stage, kind)
+            (stage / STAGING_MARK).unlink()
+        except BaseException as err:
+            shutil.rmtree(stage, ignore_errors=True)
+            if isinstance(err, OSError) and not isinstance(err, OutputError):
+                where = err.filename or final
+                raise OutputError(f"cannot write {where}: {err.strerror or err}") from err
+            raise
+        _move_into_place(stage, final)
+
+
+def _move_into_place(stage: Path, final: Path) -> None:
+    old = None
     try:
-        os.chmod(stage, 0o777 & ~_umask())
-        yield stage
-    except BaseException:
-        shutil.rmtree(stage, ignore_errors=True)
-        raise
-    if final.exists():
-        old = final.with_name(f".{final.name}.old-{os.getpid()}")
-        os.replace(final, old)
+        if final.exists():  # checked replaceable: empty, or an unchanged output of ours
+            old = final.with_name(f".{final.name}.old-{os.getpid()}")
+            os.replace(final, old)
         os.replace(stage, final)
+    except OSError as err:
+        if old is not None and not final.exists():
+            with contextlib.suppress(OSError):
+                os.replace(old, final)  # put the earlier output back
+        raise OutputError(
+            f"could not move the finished output into {final} ({err.strerror or err}); "
+            f"it is complete in {stage}"
+        ) from err
+    if old is not None:
         shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(stage, final)
+
+
+@contextlib.contextmanager
+def updated_directory(directory: str | Path, names: Iterable[str]) -> Iterator[Path]:
+    """Write the files ``names`` into ``directory``, leaving its other files alone.
+
+    For result folders that collect several outputs (``benchmarks/results/``). Each file
+    is built in a hidden stage, then moved in; a file already there is overwritten only if
+    the directory's manifest says this project wrote it and it is unchanged. Everything is
+    checked before the caller's work starts; the manifest is updated last.
+    """
+    directory = output_path(directory)
+    names = list(names)
+    with exclusive_lock(lock_path(directory), str(directory)):
+        if directory.is_symlink() or (directory.exists() and not directory.is_dir()):
+            raise OutputError(f"{directory} is not a directory")
+        manifest = read_manifest(directory) if directory.is_dir() else None
+        present = [n for n in names if (directory / n).exists() or (directory / n).is_symlink()]
+        if present and manifest is None:
+            raise OutputError(
+                f"refusing to overwrite {directory / present[0]}: {directory} holds no "
+                f"{MANIFEST} of {PROJECT}; choose another directory"
+            )
+        reason = present and _foreign(directory, manifest, present)
+        if reason:
+            raise OutputError(f"refusing to overwrite: {reason}; move it away first")
+        check_writable(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        for stale in directory.glob(".results.partial-*"):
+            if (stale / STAGING_MARK).exists():
+                shutil.rmtree(stale, ignore_errors=True)
+        stage = Path(tempfile.mkdtemp(prefix=".results.partial-", dir=directory))
+        (stage / STAGING_MARK).touch()
+        try:
+            yield stage
+            recorded = {} if manifest is None else dict(manifest["files"])
+            for name in names:
+                recorded[name] = sha256(stage / name)
+                os.replace(stage / name, directory / name)
+            write_manifest(directory, "results", recorded)
+        except OSError as err:
+            if isinstance(err, OutputError):
+                raise
+            where = err.filename or directory
+            raise OutputError(f"cannot write {where}: {err.strerror or err}") from err
+        finally:
+            shutil.rmtree(stage, ignore_errors=True)

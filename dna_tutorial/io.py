@@ -28,16 +28,16 @@ from pathlib import Path
 import numpy as np
 
 from dna_tutorial.dataset import TutorialData
+from dna_tutorial.errors import DataFileError
 from dna_tutorial.recipe import min_rows_for_split, tutorial_split
 from dna_tutorial.sequences import InvalidSequenceError, encode_codes
 from dna_tutorial.spec import SEED, SPLIT_FRAC, UNKNOWN_BASE
 
 FASTA_SUFFIXES = {".fa", ".fasta", ".fna", ".fas"}
 TSV_SUFFIXES = {".tsv", ".tab", ".txt"}
-
-
-class DataFileError(ValueError):
-    """A problem in a data file; the message names the file and where."""
+#: The most classes ``--task classify`` accepts: a target with more distinct values is
+#: almost surely a measurement to regress on, and a confusion matrix beyond this is unreadable.
+MAX_CLASSES = 50
 
 
 @dataclass(frozen=True)
@@ -292,7 +292,13 @@ def _numbers(records: Records, target_col: str) -> np.ndarray:
             raise DataFileError(
                 f"{records.path}, {where}: {target_col} is {raw!r}; targets must be finite numbers"
             )
-        values[i] = value
+        with np.errstate(over="ignore"):
+            values[i] = value  # training runs in float32: check the value it will see
+        if not np.isfinite(values[i]):
+            raise DataFileError(
+                f"{records.path}, {where}: {target_col} {raw!r} is beyond float32's range "
+                f"(about ±3.4e38); rescale the targets"
+            )
     return values
 
 
@@ -350,6 +356,12 @@ def load_data(
         if len(names) < 2:
             raise DataFileError(
                 f"{records.path}: classification needs at least two classes, found only {names}"
+            )
+        if len(names) > MAX_CLASSES:
+            raise DataFileError(
+                f"{records.path}: {target_col} has {len(names):,} distinct values, more than the "
+                f"{MAX_CLASSES} classes --task classify accepts; if it is a measurement, "
+                "use --task regress"
             )
     need = min_rows_for_split(SPLIT_FRAC)
     if len(records.seqs) < need:

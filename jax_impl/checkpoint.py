@@ -1,9 +1,10 @@
 """Saving and restoring a JAX train state mid-training (see :mod:`dna_tutorial.checkpoint`).
 
-A snapshot holds the parameters converted to torch's layout (so the reference loads them
+A snapshot holds the variables converted to torch's layout (so the reference loads them
 too), the optax state's arrays keyed by their pytree paths, and the step counter. No RNG
-state is needed: epoch e's shuffle key is ``fold_in(key, e)``, a function of the seed and
-the epoch number alone.
+state is needed: epoch e draws from ``fold_in(key, e)``, a function of the seed and the
+epoch number alone. Everything read back is checked against the state it goes into; a
+mismatch is a ``CheckpointError`` naming the file.
 """
 
 from __future__ import annotations
@@ -15,28 +16,34 @@ import jax.numpy as jnp
 import numpy as np
 
 from dna_tutorial.checkpoint import (
-    CheckpointError,
+    OPTIMIZER,
+    WEIGHTS,
     Snapshot,
     architecture,
+    checked_shapes,
     load_snapshot,
     save_snapshot,
 )
-from jax_impl import convert
-from jax_impl.models import build_model
+from dna_tutorial.errors import CheckpointError
+from jax_impl import convert, fast, models
 from jax_impl.train import History, TrainState
 
 _STEP = "step"
 
 
+def _flat(tree) -> dict[str, np.ndarray]:
+    leaves, _ = jax.tree_util.tree_flatten_with_path(tree)
+    return {jax.tree_util.keystr(path): leaf for path, leaf in leaves}
+
+
 def save(directory: str | Path, state: TrainState, history: History, meta: dict) -> Path:
     """Snapshot ``state`` after ``len(history.train)`` epochs."""
     host = jax.device_get(state)
-    leaves, _ = jax.tree_util.tree_flatten_with_path(host.opt_state)
-    optimizer = {jax.tree_util.keystr(path): np.asarray(leaf) for path, leaf in leaves}
+    optimizer = {k: np.asarray(v) for k, v in _flat(host.opt_state).items()}
     optimizer[_STEP] = np.asarray(host.step)
     return save_snapshot(
         directory,
-        convert.flax_to_torch(meta["model"], host.params),
+        convert.flax_to_torch(meta["model"], host.variables, meta["options"]),
         optimizer,
         {
             **meta,
@@ -47,28 +54,59 @@ def save(directory: str | Path, state: TrainState, history: History, meta: dict)
     )
 
 
-def restore(directory: str | Path, state: TrainState) -> tuple[TrainState, History]:
-    """``state`` with the newest snapshot's parameters, optimizer state and step."""
-    snap = load_snapshot(directory)
-    if _STEP not in snap.optimizer:
-        raise CheckpointError(
-            f"{directory} was written by the {snap.meta.get('framework')} port; resume it "
-            "there (its weights load into either port, its optimizer state does not)"
+def _variables(snapshot: Snapshot, expected) -> dict:
+    """The snapshot's weights as Flax variables, checked against ``expected``'s shapes."""
+    path = snapshot.file(WEIGHTS)
+    try:
+        variables = convert.torch_to_flax(
+            snapshot.meta["model"], snapshot.weights, snapshot.meta["options"]
         )
-    leaves, treedef = jax.tree_util.tree_flatten_with_path(state.opt_state)
-    opt_state = jax.tree_util.tree_unflatten(
-        treedef, [jnp.asarray(snap.optimizer[jax.tree_util.keystr(path)]) for path, _ in leaves]
-    )
-    params = jax.tree.map(jnp.asarray, convert.torch_to_flax(snap.meta["model"], snap.weights))
+    except ValueError as err:
+        raise CheckpointError(f"{path}: {err}") from None
+    want = {k: tuple(v.shape) for k, v in _flat(expected).items()}
+    checked_shapes(path, _flat(variables), want)
+    return jax.tree.map(jnp.asarray, variables)
+
+
+def restore(directory: str | Path, state: TrainState) -> tuple[TrainState, History]:
+    """``state`` with the newest snapshot's variables, optimizer state and step."""
+    snap = load_snapshot(directory)
+    path = snap.file(OPTIMIZER)
+    if snap.meta["framework"] != "jax" or _STEP not in snap.optimizer:
+        raise CheckpointError(
+            f"{snap.path} was written by the {snap.meta['framework']} port; resume it there "
+            "(its weights load into either port, its optimizer state does not)"
+        )
+    variables = _variables(snap, state.variables)
+    expected = _flat(state.opt_state)
+    saved = {k: v for k, v in snap.optimizer.items() if k != _STEP}
+    checked_shapes(path, saved, {k: tuple(np.shape(v)) for k, v in expected.items()})
+    _, treedef = jax.tree_util.tree_flatten(state.opt_state)
+    opt_state = jax.tree_util.tree_unflatten(treedef, [jnp.asarray(saved[k]) for k in expected])
+    if np.shape(snap.optimizer[_STEP]) != ():
+        raise CheckpointError(f"{path}: the step counter must be a scalar")
     state = state.replace(
-        params=params, opt_state=opt_state, step=jnp.asarray(snap.optimizer[_STEP], jnp.int32)
+        params=variables["params"],
+        batch_stats=variables["batch_stats"],
+        opt_state=opt_state,
+        step=jnp.asarray(snap.optimizer[_STEP], jnp.int32),
     )
     return state, History(**snap.history)
 
 
-def load_model(snapshot: Snapshot, **model_kwargs):
-    """(model, params) that a snapshot describes, from either port's weights."""
-    model = build_model(**architecture(snapshot.meta), **model_kwargs)
-    weights = convert.torch_to_flax(snapshot.meta["model"], snapshot.weights)
-    params = jax.tree.map(jnp.asarray, weights)
-    return model, params
+def load_model(snapshot: Snapshot, impl: str = "fast", **model_kwargs):
+    """(model, variables) that a snapshot describes, from either port's weights.
+
+    ``impl``: ``"fast"`` builds the model with ``jax_impl.fast``'s layers where it has
+    them, ``"textbook"`` the lesson's; the variables are the same.
+    """
+    build = fast.build_model if impl == "fast" else models.build_model
+    arch = architecture(snapshot.meta)
+    try:
+        model = build(arch.pop("name"), **arch, **model_kwargs)
+        seq_len = snapshot.meta["seq_len"]
+        shapes = jax.eval_shape(model.init, jax.random.key(0), jnp.zeros((1, seq_len, 4)))
+    except ValueError as err:
+        raise CheckpointError(f"{snapshot.path}: cannot build its model: {err}") from None
+    shapes.setdefault("batch_stats", {})
+    return model, _variables(snapshot, shapes)

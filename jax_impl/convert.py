@@ -1,27 +1,110 @@
 """Parameters between torch's layout and Flax's, both ways, without importing torch.
 
 A torch ``state_dict`` is handled as ``{name: numpy array}``, which is also how weights are
-stored in safetensors files (:mod:`dna_tutorial.weights`). Three layout differences:
+stored in safetensors files (:mod:`dna_tutorial.weights`). Which tensor goes where, and how
+its axes differ, is the model's layout in the registry (:class:`dna_tutorial.registry.Param`):
 
-- Conv1d weight (F, 4, k) <-> Conv kernel (k, 4, F); Conv2d (F, 1, 4, k) <-> (4, k, 1, F).
+- Conv1d weight (F, C, k) <-> Conv kernel (k, C, F); Conv2d (F, 1, 4, k) <-> (4, k, 1, F).
 - Linear weight (out, in) <-> Dense kernel (in, out).
-- After the conv, torch flattens (N, F, P) channel-major (column f*P + p) while Flax
-  flattens (N, P, F) length-major (row p*F + f): the Dense kernel's rows are permuted.
+- After a conv, torch flattens (N, C, P) channel-major (column c*P + p) while Flax
+  flattens (N, P, C) length-major (row p*C + c): the next Dense kernel's rows are permuted.
+- BatchNorm's running statistics are torch buffers and Flax ``batch_stats``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
-from jax_impl.models import MODELS
+from dna_tutorial import registry
+from dna_tutorial.registry import Param
 
 Arrays = Mapping[str, np.ndarray]
 
 
-def _f32(a) -> np.ndarray:
-    return np.ascontiguousarray(np.asarray(a, dtype=np.float32))
+def _as_array(a) -> np.ndarray:
+    a = np.asarray(a)
+    dtype = np.float32 if np.issubdtype(a.dtype, np.floating) else a.dtype
+    return np.asarray(a, dtype=dtype, order="C")
+
+
+def _flatten_dense_to_flax(w: np.ndarray, channels: int) -> np.ndarray:
+    out = w.shape[0]  # (out, C*P), column c*P + p
+    positions = w.shape[1] // channels
+    return w.reshape(out, channels, positions).transpose(2, 1, 0).reshape(-1, out)
+
+
+def _flatten_dense_to_torch(k: np.ndarray, channels: int) -> np.ndarray:
+    out = k.shape[1]  # (P*C, out), row p*C + c
+    positions = k.shape[0] // channels
+    return k.reshape(positions, channels, out).transpose(2, 1, 0).reshape(out, -1)
+
+
+def _layout(model: str, options: Mapping[str, Any] | None) -> tuple[Param, ...]:
+    return registry.get(model).params(options)
+
+
+def _get(tree: Mapping, path: tuple[str, ...]):
+    for key in path:
+        tree = tree[key]
+    return tree
+
+
+def torch_to_flax(model: str, state: Arrays, options: Mapping[str, Any] | None = None) -> dict:
+    """A torch-layout ``{name: array}`` of ``model`` -> Flax variables (numpy arrays):
+    ``{"params": ..., "batch_stats": ...}``.
+
+    Raises ``ValueError`` naming the tensors that are missing or unexpected.
+    """
+    layout = _layout(model, options)
+    _expect(state, [p.torch for p in layout], model)
+    shapes = {p.torch: np.shape(state[p.torch]) for p in layout}
+    variables: dict = {"params": {}, "batch_stats": {}}
+    for p in layout:
+        if p.layout == "torch_only":
+            continue
+        w = _as_array(state[p.torch])
+        if p.layout == "conv1d":
+            w = w.transpose(2, 1, 0)
+        elif p.layout == "conv2d":
+            w = w.transpose(2, 3, 1, 0)
+        elif p.layout == "dense":
+            w = w.T
+        elif p.layout == "flatten_dense":
+            w = _flatten_dense_to_flax(w, shapes[p.channels_from][0])
+        node = variables
+        for key in p.flax[:-1]:
+            node = node.setdefault(key, {})
+        node[p.flax[-1]] = np.asarray(w, order="C")
+    return variables
+
+
+def flax_to_torch(
+    model: str, variables: Mapping, options: Mapping[str, Any] | None = None
+) -> dict[str, np.ndarray]:
+    """Flax variables of ``model`` (``{"params": ..., "batch_stats": ...}``) -> a
+    torch-layout ``{name: array}`` (numpy)."""
+    layout = _layout(model, options)
+    by_torch = {p.torch: p for p in layout}
+    state = {}
+    for p in layout:
+        if p.layout == "torch_only":
+            state[p.torch] = np.zeros((), np.int64)  # BatchNorm's batch counter: unused
+            continue
+        k = _as_array(_get(variables, p.flax))
+        if p.layout == "conv1d":
+            k = k.transpose(2, 1, 0)
+        elif p.layout == "conv2d":
+            k = k.transpose(3, 2, 0, 1)
+        elif p.layout == "dense":
+            k = k.T
+        elif p.layout == "flatten_dense":
+            channels = np.shape(_get(variables, by_torch[p.channels_from].flax))[-1]
+            k = _flatten_dense_to_torch(k, channels)
+        state[p.torch] = np.asarray(k, order="C")
+    return state
 
 
 def _expect(state: Arrays, keys: list[str], model: str) -> None:
@@ -31,57 +114,3 @@ def _expect(state: Arrays, keys: list[str], model: str) -> None:
             f"state_dict does not fit model {model!r}: missing {sorted(missing)}, "
             f"unexpected {sorted(extra)}"
         )
-
-
-def _check_model(model: str) -> None:
-    if model not in MODELS:
-        raise ValueError(f"unknown model {model!r}; choose one of {sorted(MODELS)}")
-
-
-def torch_to_flax(model: str, state: Arrays) -> dict:
-    """A torch-layout ``{name: array}`` of ``model`` -> Flax params (float32 numpy)."""
-    _check_model(model)
-    if model == "linear":
-        _expect(state, ["lin.weight", "lin.bias"], model)
-        return {
-            "lin": {"kernel": _f32(state["lin.weight"]).T.copy(), "bias": _f32(state["lin.bias"])}
-        }
-    keys = ["conv_net.0.weight", "conv_net.0.bias", "conv_net.3.weight", "conv_net.3.bias"]
-    _expect(state, keys, model)
-    conv = _f32(state["conv_net.0.weight"])
-    if conv.ndim != (4 if model == "cnn2d" else 3):
-        raise ValueError(f"conv weight of {model!r} has shape {conv.shape}")
-    kernel = conv.transpose(2, 3, 1, 0) if model == "cnn2d" else conv.transpose(2, 1, 0)
-    dense = _f32(state["conv_net.3.weight"])  # (out, F*P), column f*P + p
-    filters, out = conv.shape[0], dense.shape[0]
-    positions = dense.shape[1] // filters
-    dense_kernel = dense.reshape(out, filters, positions).transpose(2, 1, 0)  # (P, F, out)
-    return {
-        "conv": {"kernel": _f32(kernel), "bias": _f32(state["conv_net.0.bias"])},
-        "dense": {
-            "kernel": _f32(dense_kernel.reshape(positions * filters, out)),
-            "bias": _f32(state["conv_net.3.bias"]),
-        },
-    }
-
-
-def flax_to_torch(model: str, params: Mapping) -> dict[str, np.ndarray]:
-    """Flax params of ``model`` -> a torch-layout ``{name: array}`` (float32 numpy)."""
-    _check_model(model)
-    if model == "linear":
-        return {
-            "lin.weight": _f32(params["lin"]["kernel"]).T.copy(),
-            "lin.bias": _f32(params["lin"]["bias"]),
-        }
-    kernel = _f32(params["conv"]["kernel"])
-    conv = kernel.transpose(3, 2, 0, 1) if model == "cnn2d" else kernel.transpose(2, 1, 0)
-    dense_kernel = _f32(params["dense"]["kernel"])  # (P*F, out), row p*F + f
-    filters, out = conv.shape[0], dense_kernel.shape[1]
-    positions = dense_kernel.shape[0] // filters
-    dense = dense_kernel.reshape(positions, filters, out).transpose(2, 1, 0)  # (out, F, P)
-    return {
-        "conv_net.0.weight": _f32(conv),
-        "conv_net.0.bias": _f32(params["conv"]["bias"]),
-        "conv_net.3.weight": _f32(dense.reshape(out, filters * positions)),
-        "conv_net.3.bias": _f32(params["dense"]["bias"]),
-    }

@@ -6,7 +6,7 @@ draws (``randperm`` seeded with ``seed + epoch``). Then, from the same weights a
 
 - torch, one process: the reference ``train_step`` over a ``DataLoader`` of that order;
 - torch DDP, W processes under ``torchrun``: ``reference_torch.distributed``;
-- JAX, one device: ``jax_impl.train.train_epoch`` with that order;
+- JAX, one device: ``jax_impl.train.train_step`` over rows in that order;
 - JAX, D devices: the same call with each batch split over a mesh.
 
 Each writes its final weights (torch layout) and per-epoch losses to an ``.npz``. The JAX
@@ -94,32 +94,36 @@ def train_torch(ddp: bool) -> dict[str, np.ndarray]:
 
 
 def train_jax(devices: int) -> dict[str, np.ndarray]:
-    """``train_epoch`` each epoch with the same orders, on one device or split over a mesh."""
+    """``train_step`` each epoch over the same orders, on one device or split over a mesh.
+
+    Each epoch's order is given by presenting the rows in that order to an unshuffled
+    loader, so JAX's batches are exactly the global batches DDP assembles."""
     import jax
     import jax.numpy as jnp
     import optax
 
-    from jax_impl import convert, distributed
-    from jax_impl.data import Dataset
+    from jax_impl import convert, scale
+    from jax_impl.data import DataLoader, SeqDatasetOHE
     from jax_impl.models import build_model
-    from jax_impl.train import create_train_state, train_epoch
+    from jax_impl.train import create_train_state, train_step
 
     codes, scores, weights, orders = problem()
     model = build_model("cnn", 8)
-    state = create_train_state(model, jax.random.key(0), 8, optax.sgd(LR))
-    state = state.replace(params=jax.tree.map(jnp.asarray, convert.torch_to_flax("cnn", weights)))
-    data = Dataset(jnp.asarray(codes, jnp.int8), jnp.asarray(scores)[:, None])
-    sharding = None
-    if devices > 1:
-        mesh = distributed.make_mesh(devices)
-        sharding = distributed.batch_sharding(mesh, BATCH)
-        state, data = distributed.place((state, data), mesh)
+    x = jax.nn.one_hot(jnp.asarray(codes), 4)
+    state = create_train_state(model, jax.random.key(0), x[:1], optax.sgd(LR))
+    state = state.replace(
+        params=jax.tree.map(jnp.asarray, convert.torch_to_flax("cnn", weights)["params"])
+    )
+    mesh = scale.make_mesh(devices) if devices > 1 else None
     losses = []
     for order in orders:
-        state, loss = train_epoch(state, data, jnp.asarray(order), BATCH, sharding)
+        loader = DataLoader(SeqDatasetOHE(x[order], jnp.asarray(scores[order])[:, None]), BATCH)
+        if mesh is not None:
+            state, (loader,) = scale.data_parallel(state, [loader], mesh)
+        state, loss = train_step(state, loader, jax.random.key(0))
         losses.append(float(loss))
     return {
-        **convert.flax_to_torch("cnn", jax.device_get(state.params)),
+        **convert.flax_to_torch("cnn", jax.device_get(state.variables)),
         "losses": np.array(losses),
     }
 

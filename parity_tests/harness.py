@@ -19,20 +19,31 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import torch
+from flax import linen
 from torch import nn
 from torch.utils.data import DataLoader
 
 from dna_tutorial.recipe import r2_score, score_classes, tutorial_split
-from dna_tutorial.sequences import decode_codes, kmers
+from dna_tutorial.sequences import decode_codes, encode_codes, kmers
 from dna_tutorial.synthetic import synthetic_codes
 from jax_impl import convert
 from jax_impl import data as jdata
 from jax_impl import evaluate as jevaluate
 from jax_impl import filters as jfilters
-from jax_impl import models as jmodels
 from jax_impl import train as jtrain
+from jax_impl.fast import IMPLS
 from parity_tests.registry import CASES, ModelCase
-from parity_tests.tolerances import EPOCH, EXACT, FORWARD, GRADIENT, LOSS, ONE_STEP, R2, Tolerance
+from parity_tests.tolerances import (
+    EPOCH,
+    EXACT,
+    FORWARD,
+    GRADIENT,
+    LOSS,
+    ONE_STEP,
+    R2,
+    TRAJECTORY,
+    Tolerance,
+)
 from reference_torch import data as tdata
 from reference_torch import evaluate as tevaluate
 from reference_torch import filters as tfilters
@@ -89,11 +100,16 @@ def compare(quantity: str, torch_value, jax_value, tol: Tolerance) -> Comparison
     return Comparison(quantity, float(diff.max(initial=0)), float(rel.max(initial=0)), tol, passed)
 
 
-def compare_params(quantity: str, model: str, torch_state, jax_tree, tol) -> list[Comparison]:
-    """One row per parameter: torch tensors against a Flax tree mapped to torch's layout."""
-    as_torch = convert.flax_to_torch(model, jax_tree)
+def compare_params(
+    quantity: str, case: ModelCase, torch_state, jax_variables, tol: Tolerance
+) -> list[Comparison]:
+    """One row per tensor: torch's against Flax variables mapped to torch's layout
+    (tensors the other side lacks, like BatchNorm's batch counter, are skipped)."""
+    as_torch = convert.flax_to_torch(case.name, jax_variables, case.kwargs)
     return [
-        compare(f"{quantity} {key}", _np(torch_state[key]), as_torch[key], tol) for key in as_torch
+        compare(f"{quantity} {key}", _np(torch_state[key]), as_torch[key], tol)
+        for key in as_torch
+        if key in torch_state and np.issubdtype(np.asarray(as_torch[key]).dtype, np.floating)
     ]
 
 
@@ -154,28 +170,30 @@ def targets(case: ModelCase, seqs: Sequence[str]) -> np.ndarray:
 class ModelPair:
     case: ModelCase
     torch_model: nn.Module
-    jax_model: jmodels.nn.Module
-    params: dict  # the torch model's initial weights, in Flax's layout
+    jax_model: linen.Module
+    variables: dict  # the torch model's initial weights, as Flax variables
 
 
-def model_pair(case: ModelCase, device: torch.device, seed: int = 0) -> ModelPair:
-    """A torch model with its default init, and the JAX model holding the same weights."""
+def model_pair(
+    case: ModelCase, device: torch.device, seed: int = 0, impl: str = "fast"
+) -> ModelPair:
+    """A torch model with its default init, and the JAX model (built by ``impl``'s
+    ``build_model``) holding the same weights."""
     torch.manual_seed(seed)
-    model = tmodels.build_model(
-        case.name, case.seq_len, case.num_filters, case.kernel_size, case.num_classes
-    ).to(device)
-    params = convert.torch_to_flax(case.name, {k: _np(v) for k, v in model.state_dict().items()})
-    jax_model = jmodels.build_model(
-        case.name, case.seq_len, case.num_filters, case.kernel_size, case.num_classes
-    )
-    return ModelPair(case, model, jax_model, jax.tree.map(jnp.asarray, params))
+    model = tmodels.build_model(case.name, case.seq_len, **case.kwargs).to(device)
+    state = {k: _np(v) for k, v in model.state_dict().items()}
+    variables = convert.torch_to_flax(case.name, state, case.kwargs)
+    jax_model = IMPLS[impl].build_model(case.name, case.seq_len, **case.kwargs)
+    return ModelPair(case, model, jax_model, jax.tree.map(jnp.asarray, variables))
 
 
 def _jax_state(pair: ModelPair, lr: float = 0.01) -> jtrain.TrainState:
+    xb = jnp.zeros((1, pair.case.seq_len, 4))
+    tx = optax.sgd(lr)
     state = jtrain.create_train_state(
-        pair.jax_model, jax.random.key(0), pair.case.seq_len, optax.sgd(lr), jax_loss(pair.case)
+        pair.jax_model, jax.random.key(0), xb, tx, jax_loss(pair.case)
     )
-    return state.replace(params=pair.params)
+    return state.replace(params=pair.variables["params"], batch_stats=pair.variables["batch_stats"])
 
 
 # --- Checks on the data ------------------------------------------------------------------
@@ -214,13 +232,12 @@ def check_data() -> list[Comparison]:
                 EXACT,
             )
         )
-    frames = tdata.split_frames(kmer_frame, seed=SEED)
-    parts = jdata.quick_split(
-        jdata.Dataset(jdata.encode(seqs), jnp.zeros(len(seqs))),
-        tutorial_split(len(seqs), seed=SEED),
-    )
+    split = tutorial_split(len(seqs), seed=SEED)
+    frames = tdata.quick_split(kmer_frame, split)
+    codes = jnp.asarray(encode_codes(seqs))
+    parts = jdata.quick_split(jdata.SeqDatasetOHE(codes, jnp.zeros(len(seqs))), split)
     for part, frame, ds in zip(("train", "val", "test"), frames, parts):
-        differ = np.asarray(frame["seq"]) != np.asarray(decode_codes(np.asarray(ds.codes)))
+        differ = np.asarray(frame["seq"]) != np.asarray(decode_codes(np.asarray(ds.x)))
         rows.append(
             Comparison(
                 f"split membership, {part}: rows that differ, of {len(frame):,}",
@@ -236,9 +253,9 @@ def check_data() -> list[Comparison]:
 # --- Checks on one model ---------------------------------------------------------------
 
 
-def check_forward(case: ModelCase, device: torch.device) -> list[Comparison]:
+def check_forward(case: ModelCase, device: torch.device, impl: str = "fast") -> list[Comparison]:
     """Outputs for random real-valued inputs and for one-hot sequences."""
-    pair = model_pair(case, device)
+    pair = model_pair(case, device, impl=impl)
     rng = np.random.default_rng(3)
     inputs = {
         "random inputs": rng.normal(size=(64, case.seq_len, 4)).astype(np.float32),
@@ -247,7 +264,7 @@ def check_forward(case: ModelCase, device: torch.device) -> list[Comparison]:
     rows = []
     for label, x in inputs.items():
         ours = tevaluate.predict(pair.torch_model, x, device)
-        theirs = jevaluate.predict(pair.jax_model, pair.params, jnp.asarray(x))
+        theirs = jevaluate.predict(pair.jax_model, pair.variables, x)
         rows.append(compare(f"{case} forward, {label}", ours, theirs, FORWARD))
     return rows
 
@@ -258,33 +275,57 @@ def _batch(case: ModelCase, n: int = 96, seed: int = 5):
     return x, targets(case, seqs)
 
 
-def check_loss_and_gradients(case: ModelCase, device: torch.device) -> list[Comparison]:
+def _loss_and_grads(state: jtrain.TrainState, xb, yb):
+    """The loss of a batch and its gradient, in training mode, without a step."""
+
+    def loss_of(params):
+        pred, _ = state.apply_fn(
+            {"params": params, "batch_stats": state.batch_stats},
+            xb,
+            train=True,
+            rngs={"dropout": jax.random.key(0)},
+            mutable=["batch_stats"],
+        )
+        return state.loss_fn(pred, yb)
+
+    return jax.value_and_grad(loss_of)(state.params)
+
+
+def _jax_targets(case: ModelCase, y: np.ndarray) -> jax.Array:
+    return jnp.asarray(y, jnp.float32 if case.task == "regress" else jnp.int32)
+
+
+def check_loss_and_gradients(
+    case: ModelCase, device: torch.device, impl: str = "fast"
+) -> list[Comparison]:
     """The loss of one batch and its gradient w.r.t. every parameter."""
-    pair = model_pair(case, device)
+    pair = model_pair(case, device, impl=impl)
     x, y = _batch(case)
     xt, yt = torch.from_numpy(x).to(device), torch.from_numpy(y).to(device)
+    pair.torch_model.train()
     loss = torch_loss(case)(pair.torch_model(xt), yt)
     loss.backward()
     grads = {k: p.grad for k, p in pair.torch_model.named_parameters()}
-    state = _jax_state(pair)
-    batch = jdata.make_batch(
-        jnp.asarray(x), jnp.asarray(y, jnp.float32 if case.task == "regress" else jnp.int32)
-    )
-    (jloss, _), jgrads = jax.value_and_grad(jtrain.loss_batch, has_aux=True)(
-        state.params, state, batch
-    )
+    jloss, jgrads = _loss_and_grads(_jax_state(pair), jnp.asarray(x), _jax_targets(case, y))
     kind = "MSE" if case.task == "regress" else "cross-entropy"
     return [
         compare(f"{case} {kind} loss", _np(loss), jloss, LOSS),
-        *compare_params(f"{case} gradient", case.name, grads, jgrads, GRADIENT),
+        *compare_params(
+            f"{case} gradient",
+            case,
+            grads,
+            {"params": jgrads, "batch_stats": pair.variables["batch_stats"]},
+            GRADIENT,
+        ),
     ]
 
 
-def check_sgd_step(case: ModelCase, device: torch.device) -> list[Comparison]:
+def check_sgd_step(case: ModelCase, device: torch.device, impl: str = "fast") -> list[Comparison]:
     """Parameters after one SGD step (lr 0.01) on the same batch."""
-    pair = model_pair(case, device)
+    pair = model_pair(case, device, impl=impl)
     x, y = _batch(case)
     opt = torch.optim.SGD(pair.torch_model.parameters(), lr=0.01)
+    pair.torch_model.train()
     ttrain.loss_batch(
         pair.torch_model,
         torch_loss(case),
@@ -292,48 +333,47 @@ def check_sgd_step(case: ModelCase, device: torch.device) -> list[Comparison]:
         torch.from_numpy(y).to(device),
         opt=opt,
     )
-    batch = jdata.make_batch(
-        jnp.asarray(x), jnp.asarray(y, jnp.float32 if case.task == "regress" else jnp.int32)
+    state, _, _ = jtrain.loss_batch(
+        _jax_state(pair), jnp.asarray(x), _jax_targets(case, y), step=True, key=jax.random.key(0)
     )
-    state, _ = jtrain.train_step(_jax_state(pair), batch)
     return compare_params(
-        f"{case} one SGD step", case.name, pair.torch_model.state_dict(), state.params, ONE_STEP
+        f"{case} one SGD step", case, pair.torch_model.state_dict(), state.variables, ONE_STEP
     )
 
 
-def check_saliency(case: ModelCase, device: torch.device) -> list[Comparison]:
+def check_saliency(case: ModelCase, device: torch.device, impl: str = "fast") -> list[Comparison]:
     """Gradient of the first output w.r.t. the one-hot input."""
-    pair = model_pair(case, device)
+    pair = model_pair(case, device, impl=impl)
     x, _ = _batch(case, n=64)
     return [
         compare(
             f"{case} saliency",
             tevaluate.saliency(pair.torch_model, x, device=device),
-            jevaluate.saliency(pair.jax_model, pair.params, jnp.asarray(x)),
+            jevaluate.saliency(pair.jax_model, pair.variables, jnp.asarray(x)),
             FORWARD,
         )
     ]
 
 
-def check_filters(case: ModelCase, device: torch.device) -> list[Comparison]:
+def check_filters(case: ModelCase, device: torch.device, impl: str = "fast") -> list[Comparison]:
     """First-layer weights, conv activations and activation PWM counts."""
-    if not case.has_conv:
+    if not case.has_filters:
         return []
-    pair = model_pair(case, device)
+    pair = model_pair(case, device, impl=impl)
     seqs = random_seqs(500, case.seq_len, seed=6)
     x = np.stack([tdata.one_hot_encode(s) for s in seqs])
     with torch.no_grad():
         acts = tfilters.conv_activations(pair.torch_model, torch.from_numpy(x).to(device))
-    jacts = jfilters.conv_activations(pair.jax_model, pair.params, jnp.asarray(x))
+    jacts = jfilters.conv_activations(pair.jax_model, pair.variables, jnp.asarray(x))
     # Lower the threshold so that a good share of positions fire with random weights.
     thresh = float(np.quantile(_np(acts), 0.8))
     counts = tfilters.get_filter_activations(seqs, pair.torch_model, thresh, device)
-    jcounts = jfilters.get_filter_activations(seqs, pair.jax_model, pair.params, thresh)
+    jcounts = jfilters.get_filter_activations(seqs, pair.jax_model, pair.variables, thresh)
     return [
         compare(
             f"{case} filter weights",
             tfilters.filter_weights(pair.torch_model),
-            jfilters.filter_weights(pair.params),
+            jfilters.filter_weights(pair.variables),
             EXACT,
         ),
         compare(
@@ -348,21 +388,30 @@ def check_filters(case: ModelCase, device: torch.device) -> list[Comparison]:
 
 @functools.lru_cache(maxsize=1)
 def tutorial_data():
-    """The tutorial's 8-mers split both ways: (torch frames, JAX codes, scores)."""
+    """The tutorial's 8-mers scored, with their classes, and split: (torch frames, df)."""
     seqs = kmers(8)
     df = tdata.score_seqs(seqs)
     df["label"] = score_classes(df["score"].to_numpy())
-    return tdata.split_frames(df, seed=SEED), df
+    return tdata.quick_split(df, tutorial_split(len(seqs), seed=SEED)), df
 
 
-def _jax_parts(case: ModelCase, df) -> tuple[jdata.Dataset, ...]:
-    codes = jdata.encode(list(df["seq"]))
+def _jax_loaders(case: ModelCase, df, impl: str, batch_size: int = 128):
+    """``impl``'s (train, val) loaders and test set over the tutorial's split."""
     y = (
         jnp.asarray(df["score"].to_numpy())[:, None]
         if case.task == "regress"
         else jnp.asarray(df["label"].to_numpy(), jnp.int32)
     )
-    return jdata.quick_split(jdata.Dataset(codes, y), tutorial_split(len(df), seed=SEED))
+    chosen = IMPLS[impl]
+    data = chosen.dataset(chosen.encode(list(df["seq"])), y)
+    train, val, test = jdata.quick_split(data, tutorial_split(len(df), seed=SEED))
+    return (*chosen.build_dataloaders(train, val, batch_size), test)
+
+
+def epoch_order(train_dl, key: jax.Array) -> np.ndarray:
+    """The row order ``train_step(state, train_dl, key)`` visits (its shuffle key is the
+    first half of ``key``'s split)."""
+    return np.asarray(train_dl.order(jax.random.split(key)[0]))
 
 
 class EpochOrders(torch.utils.data.Sampler):
@@ -391,66 +440,82 @@ def _torch_loaders(case, frames, orders, batch_size):
     )
 
 
-def check_epoch(case: ModelCase, device: torch.device, batch_size: int = 128) -> list[Comparison]:
+def check_epoch(
+    case: ModelCase, device: torch.device, batch_size: int = 128, impl: str = "fast"
+) -> list[Comparison]:
     """A whole epoch of SGD on the tutorial's training set, same weights, same batch order."""
     frames, df = tutorial_data()
-    train, _, _ = _jax_parts(case, df)
-    order = jdata.shuffled_order(jax.random.key(0), len(train))
-    train_dl, _ = _torch_loaders(case, frames, [np.asarray(order)], batch_size)
-    pair = model_pair(case, device)
+    train_dl, _, _ = _jax_loaders(case, df, impl, batch_size)
+    key = jax.random.key(0)
+    torch_dl, _ = _torch_loaders(case, frames, [epoch_order(train_dl, key)], batch_size)
+    pair = model_pair(case, device, impl=impl)
     opt = torch.optim.SGD(pair.torch_model.parameters(), lr=0.01)
-    loss = ttrain.train_step(pair.torch_model, train_dl, torch_loss(case), device, opt)
-    state, jloss = jtrain.train_epoch(_jax_state(pair), train, order, batch_size)
-    steps = -(-len(train) // batch_size)
+    loss = ttrain.train_step(pair.torch_model, torch_dl, torch_loss(case), device, opt)
+    state, jloss = jtrain.train_step(_jax_state(pair), train_dl, key)
+    steps = -(-len(frames[0]) // batch_size)
     return [
         compare(f"{case} epoch train loss ({steps} SGD steps)", loss, jloss, EPOCH),
         *compare_params(
-            f"{case} after one epoch,",
-            case.name,
-            pair.torch_model.state_dict(),
-            state.params,
-            EPOCH,
+            f"{case} after one epoch,", case, pair.torch_model.state_dict(), state.variables, EPOCH
         ),
     ]
 
 
-def check_training_run(device: torch.device, epochs: int = 3) -> list[Comparison]:
-    """``fit`` in both ports from the same CNN weights with the same batch orders:
-    per-epoch losses, final weights and test R^2."""
-    case = ModelCase("cnn")
+def check_training_run(
+    device: torch.device, epochs: int = 3, impl: str = "fast"
+) -> list[Comparison]:
+    """``fit`` in both ports from the same weights with the same batch orders: per-epoch
+    losses, final weights and test R^2, for the linear model and the CNN.
+
+    The linear model is smooth, so its trajectory agrees to the epoch tolerance. The CNN's
+    may not, after the first epoch: SGD drives some of its pre-activations onto ReLU's kink
+    (on one-hot 8-mers a filter has only 64 distinct pre-activations, and one at 0 from
+    above stays there), and float rounding then decides which side each port lands on. So
+    for the CNN the losses are held to the trajectory tolerance and its weights are not
+    compared; its test R^2 is still held to three decimals."""
     frames, df = tutorial_data()
-    train, val, test = _jax_parts(case, df)
-    key = jtrain.run_keys(SEED)[1]
-    orders = [
-        np.asarray(jdata.shuffled_order(jtrain.epoch_key(key, e), len(train)))
-        for e in range(epochs)
-    ]
-    pair = model_pair(case, device)
-    history = ttrain.run_model(
-        *_torch_loaders(case, frames, orders, 128),
-        pair.torch_model,
-        device,
-        epochs=epochs,
-        progress=False,
-    )
-    state, jhistory = jtrain.fit(epochs, _jax_state(pair), train, val, key, progress=False)
-    r2 = r2_score(
-        frames[2]["score"], tevaluate.predict_seqs(pair.torch_model, list(frames[2]["seq"]), device)
-    )
-    jr2 = r2_score(
-        np.asarray(test.y),
-        np.asarray(jevaluate.predict_codes(pair.jax_model, state.params, test.codes)),
-    )
-    return [
-        compare(
-            f"cnn fit, train loss per epoch ({epochs} epochs)", history.train, jhistory.train, EPOCH
-        ),
-        compare(f"cnn fit, val loss per epoch ({epochs} epochs)", history.val, jhistory.val, EPOCH),
-        *compare_params(
-            "cnn fit, final", "cnn", pair.torch_model.state_dict(), state.params, EPOCH
-        ),
-        compare(f"cnn fit, test R² (torch {r2:.4f}, jax {jr2:.4f})", r2, jr2, R2),
-    ]
+    key = jax.random.split(jdata.set_seed(SEED))[1]  # run_model's shuffle key
+    rows = []
+    for case, tol in ((ModelCase("linear"), EPOCH), (ModelCase("cnn"), TRAJECTORY)):
+        train_dl, val_dl, test = _jax_loaders(case, df, impl)
+        orders = [epoch_order(train_dl, jax.random.fold_in(key, e)) for e in range(epochs)]
+        pair = model_pair(case, device, impl=impl)
+        history = ttrain.run_model(
+            *_torch_loaders(case, frames, orders, 128),
+            pair.torch_model,
+            device,
+            epochs=epochs,
+            progress=False,
+        )
+        state, jhistory = jtrain.fit(
+            epochs, _jax_state(pair), train_dl, val_dl, key, progress=False
+        )
+        seqs = list(frames[2]["seq"])
+        r2 = r2_score(frames[2]["score"], tevaluate.predict_seqs(pair.torch_model, seqs, device))
+        jpred = IMPLS[impl].predict(pair.jax_model, state.variables, _test_x(test))
+        jr2 = r2_score(np.asarray(test.y), np.asarray(jpred))
+        name = f"{case.name} fit"
+        rows += [
+            compare(
+                f"{name}, train loss per epoch ({epochs} epochs)",
+                history.train,
+                jhistory.train,
+                tol,
+            ),
+            compare(
+                f"{name}, val loss per epoch ({epochs} epochs)", history.val, jhistory.val, tol
+            ),
+        ]
+        if tol is EPOCH:
+            rows += compare_params(
+                f"{name}, final", case, pair.torch_model.state_dict(), state.variables, EPOCH
+            )
+        rows.append(compare(f"{name}, test R² (torch {r2:.4f}, jax {jr2:.4f})", r2, jr2, R2))
+    return rows
+
+
+def _test_x(test) -> jax.Array:
+    return test.codes if hasattr(test, "codes") else test.x
 
 
 MODEL_CHECKS = (
@@ -463,18 +528,21 @@ MODEL_CHECKS = (
 
 
 def run_parity(
-    device: str = "cpu", cases: Sequence[ModelCase] = CASES, training: bool = True
+    device: str = "cpu",
+    cases: Sequence[ModelCase] = CASES,
+    training: bool = True,
+    impl: str = "fast",
 ) -> list[Comparison]:
     """Every check, in order: data, each model case, then epochs and a training run."""
     with parity_precision(device) as (tdev, _):
         rows = check_data()
         for case in cases:
             for check in MODEL_CHECKS:
-                rows += check(case, tdev)
+                rows += check(case, tdev, impl=impl)
         if training:
             for case in [c for c in cases if c.seq_len == 8]:
-                rows += check_epoch(case, tdev)
-            rows += check_training_run(tdev)
+                rows += check_epoch(case, tdev, impl=impl)
+            rows += check_training_run(tdev, impl=impl)
     return rows
 
 

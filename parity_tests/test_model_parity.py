@@ -22,6 +22,6 @@ def test_model_parity(case, check, cpu):
     assert_all_pass(check(case, cpu))
 
 
-@pytest.mark.parametrize("case", [c for c in CASES if c.has_conv], ids=str)
+@pytest.mark.parametrize("case", [c for c in CASES if c.has_filters], ids=str)
 def test_filter_parity(case, cpu):
     assert_all_pass(check_filters(case, cpu))

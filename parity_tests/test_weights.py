@@ -23,7 +23,7 @@ def _state(model) -> dict[str, np.ndarray]:
 @pytest.mark.parametrize("case", CASES, ids=str)
 def test_torch_to_flax_to_torch_is_exact(case, cpu):
     state = _state(model_pair(case, cpu).torch_model)
-    back = convert.flax_to_torch(case.name, convert.torch_to_flax(case.name, state))
+    back = convert.flax_to_torch(case.name, convert.torch_to_flax(case.name, state, case.kwargs))
     assert back.keys() == state.keys()
     for key in state:
         assert back[key].dtype == np.float32 and np.array_equal(back[key], state[key])
@@ -34,12 +34,12 @@ def test_a_safetensors_file_from_torch_loads_into_jax(case, tmp_path, cpu):
     pair = model_pair(case, cpu, seed=4)
     path = save_weights(tmp_path / "w.safetensors", _state(pair.torch_model), {"model": case.name})
     arrays, meta = load_weights(path)
-    params = convert.torch_to_flax(meta["model"], arrays)
+    variables = convert.torch_to_flax(meta["model"], arrays, case.kwargs)
     x = np.stack([tdata.one_hot_encode(s) for s in random_seqs(32, case.seq_len)])
     row = compare(
         "outputs",
         tevaluate.predict(pair.torch_model, x),
-        jevaluate.predict(pair.jax_model, params, jnp.asarray(x)),
+        jevaluate.predict(pair.jax_model, variables, x),
         FORWARD,
     )
     assert row.passed, row
@@ -48,9 +48,9 @@ def test_a_safetensors_file_from_torch_loads_into_jax(case, tmp_path, cpu):
 @pytest.mark.parametrize("case", CASES[::3], ids=str)
 def test_a_safetensors_file_from_jax_loads_into_torch(case, tmp_path, cpu):
     pair = model_pair(case, cpu, seed=5)
-    save_weights(tmp_path / "w.safetensors", convert.flax_to_torch(case.name, pair.params))
+    save_weights(tmp_path / "w.safetensors", convert.flax_to_torch(case.name, pair.variables))
     torch.manual_seed(99)  # a differently initialised model, then overwritten
-    model = tmodels.build_model(case.name, case.seq_len, case.num_filters, case.kernel_size)
+    model = tmodels.build_model(case.name, case.seq_len, **case.kwargs)
     arrays, _ = load_weights(tmp_path / "w.safetensors")
     model.load_state_dict({k: torch.from_numpy(v) for k, v in arrays.items()})
     x = np.stack([tdata.one_hot_encode(s) for s in random_seqs(32, case.seq_len)])

@@ -32,6 +32,11 @@ GRADIENT = Tolerance(1e-4, 1e-6)
 ONE_STEP = Tolerance(1e-5, 1e-6)
 #: Parameters and losses after a whole epoch of SGD (hundreds of steps).
 EPOCH = Tolerance(1e-4, 1e-4)
+#: Per-epoch losses of a ReLU network over several epochs. After the first epoch SGD can
+#: park a pre-activation on ReLU's kink (0 from above), where float rounding decides on which
+#: side each port lands; the trajectories then part by a little (measured: 2e-4 relative
+#: on training losses, 1.2e-3 on validation losses after 3 epochs of the CNN).
+TRAJECTORY = Tolerance(1e-2, 1e-3)
 #: Test R^2 after a short training run with the same weights and batch order: equal to
 #: three decimals, i.e. within half a unit of the third.
 R2 = Tolerance(0.0, 5e-4)

@@ -3,7 +3,8 @@
 A snapshot holds the ``state_dict`` (torch layout, so the JAX port loads it too), the
 optimizer's tensors and torch's global RNG state. The RNG state matters: the notebook's
 ``DataLoader`` draws each epoch's shuffle from it, so restoring it makes a resumed run
-shuffle exactly as an uninterrupted one would.
+shuffle exactly as an uninterrupted one would. Everything read back is checked against the
+model and optimizer it goes into; a mismatch is a ``CheckpointError`` naming the file.
 """
 
 from __future__ import annotations
@@ -15,7 +16,16 @@ import numpy as np
 import torch
 from torch import nn
 
-from dna_tutorial.checkpoint import Snapshot, architecture, load_snapshot, save_snapshot
+from dna_tutorial.checkpoint import (
+    OPTIMIZER,
+    WEIGHTS,
+    Snapshot,
+    architecture,
+    checked_shapes,
+    load_snapshot,
+    save_snapshot,
+)
+from dna_tutorial.errors import CheckpointError
 from reference_torch.models import build_model
 from reference_torch.train import History
 
@@ -59,25 +69,51 @@ def save(
     )
 
 
+def _load_weights(snap: Snapshot, model: nn.Module) -> None:
+    expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    checked_shapes(snap.file(WEIGHTS), snap.weights, expected)
+    model.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in snap.weights.items()})
+
+
 def restore(directory: str | Path, model: nn.Module, opt: torch.optim.Optimizer) -> History:
     """Load the newest snapshot into ``model``, ``opt`` and torch's RNG; return its history."""
     snap = load_snapshot(directory)
-    model.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in snap.weights.items()})
-    device = next(model.parameters()).device
-    state: dict = {"state": {}, "param_groups": json.loads(snap.meta["param_groups"])}
-    for key, value in snap.optimizer.items():
-        if key.startswith("state."):
-            _, param, name = key.split(".", 2)
-            state["state"].setdefault(int(param), {})[name] = torch.from_numpy(value.copy()).to(
-                device
-            )
-    opt.load_state_dict(state)
-    torch.set_rng_state(torch.from_numpy(snap.optimizer[_RNG].copy()))
+    path = snap.file(OPTIMIZER)
+    if snap.meta["framework"] != "torch" or "param_groups" not in snap.meta:
+        raise CheckpointError(
+            f"{snap.path} was written by the {snap.meta['framework']} port; resume it there "
+            "(its weights load into either port, its optimizer state does not)"
+        )
+    _load_weights(snap, model)
+    rng = snap.optimizer.get(_RNG)
+    fresh = torch.get_rng_state()
+    if rng is None or rng.dtype != np.uint8 or rng.shape != tuple(fresh.shape):
+        raise CheckpointError(f"{path}: torch's RNG state is missing or damaged")
+    params = list(model.parameters())
+    device = params[0].device
+    state: dict = {"state": {}}
+    try:
+        state["param_groups"] = json.loads(snap.meta["param_groups"])
+        for key, value in snap.optimizer.items():
+            if key == _RNG:
+                continue
+            _, index, name = key.split(".", 2)
+            if value.shape not in ((), tuple(params[int(index)].shape)):
+                raise ValueError(f"{key} has shape {value.shape}")
+            tensor = torch.from_numpy(value.copy()).to(device)
+            state["state"].setdefault(int(index), {})[name] = tensor
+        opt.load_state_dict(state)
+    except (ValueError, KeyError, IndexError, TypeError, json.JSONDecodeError) as err:
+        raise CheckpointError(f"{path} does not fit the optimizer: {err}") from None
+    torch.set_rng_state(torch.from_numpy(rng.copy()))
     return History(**snap.history)
 
 
 def load_model(snapshot: Snapshot) -> nn.Module:
     """The model a snapshot describes, holding its weights (from either port)."""
-    model = build_model(**architecture(snapshot.meta))
-    model.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in snapshot.weights.items()})
+    try:
+        model = build_model(**architecture(snapshot.meta))
+    except ValueError as err:
+        raise CheckpointError(f"{snapshot.path}: cannot build its model: {err}") from None
+    _load_weights(snapshot, model)
     return model.eval()

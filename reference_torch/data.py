@@ -14,7 +14,7 @@ import pandas as pd
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from dna_tutorial.recipe import Split, inverse_length, tutorial_split
+from dna_tutorial.recipe import Split, inverse_length
 from dna_tutorial.sequences import check_lengths, encode_codes
 from dna_tutorial.spec import ALPHABET, BATCH_SIZE, MOTIF_BONUSES, NUCLEOTIDE_POINTS, SEED
 
@@ -82,11 +82,6 @@ def quick_split(df: pd.DataFrame, split: Split) -> tuple[pd.DataFrame, ...]:
     return tuple(
         df.iloc[idx].reset_index(drop=True) for idx in (split.train, split.val, split.test)
     )
-
-
-def split_frames(df: pd.DataFrame, seed: int = SEED) -> tuple[pd.DataFrame, ...]:
-    """The notebook's two ``quick_split`` calls: (train_df, val_df, test_df), 64/16/20."""
-    return quick_split(df, tutorial_split(len(df), seed=seed))
 
 
 class SeqDatasetOHE(Dataset):

@@ -5,9 +5,13 @@ Inputs are one-hot batches of shape (N, L, 4), as the Dataset yields them.
 
 from __future__ import annotations
 
+import inspect
+
 import torch
 from torch import nn
 
+from dna_tutorial import registry
+from dna_tutorial.registry import resolve
 from dna_tutorial.spec import KERNEL_SIZE, NUM_FILTERS
 
 
@@ -96,30 +100,15 @@ class DNA_CNNClassifier(DNA_CNN):
         super().__init__(seq_len, num_filters, kernel_size, out_features=num_classes)
 
 
-#: Model names used by the CLI, the parity registry and the benchmarks.
-MODELS: dict[str, type[nn.Module]] = {
-    "linear": DNA_Linear,
-    "cnn": DNA_CNN,
-    "cnn2d": DNA_CNN2d,
-    "classifier": DNA_CNNClassifier,
-}
+def build_model(name: str, seq_len: int, **options) -> nn.Module:
+    """Instantiate a registered model by name, e.g. ``build_model("cnn", 8)``.
 
-
-def build_model(
-    name: str,
-    seq_len: int,
-    num_filters: int = NUM_FILTERS,
-    kernel_size: int = KERNEL_SIZE,
-    num_classes: int = 3,
-) -> nn.Module:
-    """Instantiate a registered model by name, e.g. ``build_model("cnn", 8)``."""
-    if name not in MODELS:
-        raise ValueError(f"unknown model {name!r}; choose one of {sorted(MODELS)}")
-    if name == "linear":
-        return DNA_Linear(seq_len)
-    if name == "classifier":
-        return DNA_CNNClassifier(seq_len, num_filters, kernel_size, num_classes)
-    return MODELS[name](seq_len, num_filters, kernel_size)
+    ``options`` (``num_filters``, ``kernel_size``, ``num_classes``, ...) reach the model's
+    constructor when it declares them: the linear model ignores ``num_filters``.
+    """
+    cls = resolve(registry.get(name).torch)
+    accepted = inspect.signature(cls).parameters
+    return cls(seq_len, **{k: v for k, v in options.items() if k in accepted})
 
 
 def conv_layer(model: nn.Module) -> nn.Module:

@@ -10,12 +10,13 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
+from dna_tutorial import registry
 from dna_tutorial.checkpoint import latest_snapshot, model_dir, model_meta
-from dna_tutorial.config import MODEL_TASKS, RunConfig
+from dna_tutorial.config import RunConfig
 from dna_tutorial.dataset import TutorialData
 from dna_tutorial.errors import DeviceUnavailableError
 from dna_tutorial.recipe import sample_seqs, score_classes
-from dna_tutorial.report import FilterResult, ModelResult, PortResult
+from dna_tutorial.results import FilterResult, ModelResult, PortResult
 from dna_tutorial.sequences import encode_codes
 from dna_tutorial.spec import KMER_LENGTH
 from reference_torch import checkpoint, distributed
@@ -31,6 +32,9 @@ from reference_torch.evaluate import predict_seqs, quick_seq_pred
 from reference_torch.filters import filter_weights, get_filter_activations
 from reference_torch.models import build_model
 from reference_torch.train import History, run_model
+
+#: The loss each task trains with (the notebook's MSE, footnote 2's cross-entropy).
+LOSSES = {"regress": nn.MSELoss, "classify": nn.CrossEntropyLoss}
 
 
 def resolve_device(name: str) -> torch.device:
@@ -99,7 +103,7 @@ def _train(name, model, loaders, device, cfg, data, ckpt, resume, **fit_kwargs) 
         net,
         device,
         epochs=cfg.epochs,
-        lossf=nn.MSELoss() if MODEL_TASKS[name] == "regress" else nn.CrossEntropyLoss(),
+        lossf=LOSSES[registry.get(name).task](),
         opt=opt,
         patience=cfg.patience,
         desc=f"torch {name}",
@@ -135,7 +139,7 @@ def run_tutorial(
     models: dict[str, nn.Module] = {}
     results: dict[str, ModelResult] = {}
     for name in names:
-        task = MODEL_TASKS[name]
+        task = registry.get(name).task
         target = "score" if task == "regress" else "label"
         if target not in loaders:
             loaders[target] = _loaders(train_df, val_df, target, cfg)
@@ -143,8 +147,7 @@ def run_tutorial(
         model = build_model(
             name,
             data.seq_len,
-            cfg.num_filters,
-            cfg.kernel_size,
+            **cfg.model_options(),
             num_classes=max(len(data.class_names), 1),
         ).to(device)
         ckpt = None if checkpoints is None else model_dir(checkpoints, "torch", name)
@@ -173,7 +176,7 @@ def run_tutorial(
         )
         models[name] = model
 
-    regressors = {n: m for n, m in models.items() if MODEL_TASKS[n] == "regress"}
+    regressors = {n: m for n, m in models.items() if registry.get(n).task == "regress"}
     spot = None
     if data.synthetic and data.seq_len == KMER_LENGTH and regressors:
         spot = quick_seq_pred(regressors, device)
@@ -187,7 +190,7 @@ def run_tutorial(
             cfg.act_thresh,
         )
         for name, model in models.items()
-        if name != "linear"
+        if registry.get(name).has_filters
     ]
     return PortResult(
         framework="torch",

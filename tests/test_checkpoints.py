@@ -8,14 +8,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from dna_tutorial.app.cli import main
+from dna_tutorial.app.pipeline import run_port
+from dna_tutorial.app.predict import predict_file
 
 from dna_tutorial import checkpoint
 from dna_tutorial.checkpoint import CheckpointError, latest_snapshot, load_snapshot
-from dna_tutorial.cli import main
 from dna_tutorial.config import RunConfig
 from dna_tutorial.io import load_data
-from dna_tutorial.pipeline import run_port
-from dna_tutorial.predict import predict_file
 
 SAMPLE = (
     Path(__file__).resolve().parent.parent / "dna_tutorial" / "examples" / "sample_activity.csv"
@@ -81,9 +81,12 @@ def test_a_checkpoint_from_one_port_predicts_the_same_in_the_other(
 def test_resume_refuses_another_run_and_missing_checkpoints(sample, tmp_path):
     with pytest.raises(CheckpointError, match="nothing to resume"):
         checkpoint.check_run(tmp_path / "none", {"seed": 1}, resume=True)
-    checkpoint.check_run(tmp_path, {"seed": 1, "learning_rate": 0.01, "data": "x"}, resume=False)
+    checkpoint.record_run(tmp_path, {"seed": 1, "learning_rate": 0.01, "data": "x"})
     with pytest.raises(CheckpointError, match=r"learning_rate: was 0.01, now 0.1"):
         checkpoint.check_run(tmp_path, {"seed": 1, "learning_rate": 0.1, "data": "x"}, True)
+    checkpoint.check_run(tmp_path, {"seed": 1, "learning_rate": 0.01, "data": "x"}, True)
+    with pytest.raises(CheckpointError, match="already holds a checkpointed run; continue it"):
+        checkpoint.check_run(tmp_path, {"seed": 1, "learning_rate": 0.01, "data": "x"}, False)
 
 
 def test_predict_needs_a_model_directory(sample, tmp_path):

@@ -4,9 +4,9 @@ import json
 import re
 
 import pytest
+from dna_tutorial.app.cli import main
 
-from dna_tutorial import pipeline
-from dna_tutorial.cli import main
+from dna_tutorial.app import pipeline
 
 PORT_FILES = {
     "score_histogram.png",
@@ -132,18 +132,18 @@ def test_parity_command_prints_and_writes_the_table(tmp_path, capsys):
     assert main(["parity", "--quick", "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "quantities within tolerance" in out and "cnn (L=8, F=32, k=3) gradient" in out
-    table = (tmp_path / "parity.md").read_text()
+    table = (tmp_path / "parity-cpu.md").read_text()
     assert "| quantity | max abs diff | max rel diff | tolerance | pass |" in table
-    assert json.loads((tmp_path / "parity.json").read_text())["passed"] is True
+    assert json.loads((tmp_path / "parity-cpu.json").read_text())["passed"] is True
 
 
 def test_parity_command_fails_when_a_quantity_is_off(tmp_path, monkeypatch, capsys):
-    from parity_tests import harness
+    from parity_tests import harness, report
     from parity_tests.tolerances import EXACT
 
     monkeypatch.setattr(
-        harness, "run_parity", lambda *a, **k: [harness.compare("off by one", [1.0], [2.0], EXACT)]
+        report, "run_parity", lambda *a, **k: [harness.compare("off by one", [1.0], [2.0], EXACT)]
     )
     assert main(["parity", "--out", str(tmp_path)]) == 1
     assert "off by one" in capsys.readouterr().out
-    assert json.loads((tmp_path / "parity.json").read_text())["passed"] is False
+    assert json.loads((tmp_path / "parity-cpu.json").read_text())["passed"] is False

@@ -1,15 +1,14 @@
-"""Shared reporting: metrics from results, MEME files, atomic writes."""
+"""Shared reporting: metrics from results, MEME files, bounded figures."""
 
 import json
 
 import numpy as np
 import pandas as pd
 import pytest
+from dna_tutorial.results import ModelResult
 
-from dna_tutorial import plots
-from dna_tutorial.files import atomic_write_text, check_replaceable, staged_directory
+from dna_tutorial.app import plots
 from dna_tutorial.motifs import probabilities, read_meme, write_meme
-from dna_tutorial.report import ModelResult
 
 
 def _result(task, truth, pred):
@@ -66,35 +65,6 @@ def test_probabilities_with_pseudocounts():
     np.testing.assert_allclose(
         probabilities(np.array([[2, 0, 0, 0]]), 1.0), [[0.5, 1 / 6, 1 / 6, 1 / 6]]
     )
-
-
-def test_atomic_write_replaces_whole_files(tmp_path):
-    path = tmp_path / "f.txt"
-    atomic_write_text(path, "one")
-    atomic_write_text(path, "two")
-    assert path.read_text() == "two" and [p.name for p in tmp_path.iterdir()] == ["f.txt"]
-
-
-def test_staged_directory_appears_only_when_complete(tmp_path):
-    final = tmp_path / "out"
-    with pytest.raises(RuntimeError), staged_directory(final) as stage:
-        (stage / "a").write_text("partial")
-        raise RuntimeError("crash")
-    assert list(tmp_path.iterdir()) == []
-    with staged_directory(final) as stage:
-        (stage / "a").write_text("complete")
-        assert not final.exists()
-    assert (final / "a").read_text() == "complete"
-
-
-def test_only_reports_or_empty_directories_may_be_replaced(tmp_path):
-    check_replaceable(tmp_path / "new", "metrics.json")
-    check_replaceable(tmp_path, "metrics.json")  # empty
-    (tmp_path / "notes.txt").write_text("x")
-    with pytest.raises(ValueError, match="refusing to replace"):
-        check_replaceable(tmp_path, "metrics.json")
-    (tmp_path / "metrics.json").write_text("{}")
-    check_replaceable(tmp_path, "metrics.json")
 
 
 def test_the_interactive_chart_samples_big_test_sets(tmp_path):

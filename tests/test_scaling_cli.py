@@ -38,7 +38,7 @@ def _metrics(out: Path) -> dict:
 
 
 def test_jax_on_four_virtual_devices_matches_one_device(tmp_path):
-    cli = [sys.executable, "-m", "dna_tutorial.cli", "run", "--framework", "jax", *COMMON]
+    cli = [sys.executable, "-m", "dna_tutorial.app", "run", "--framework", "jax", *COMMON]
     _run([*cli, "--devices", "4", "--out", str(tmp_path / "four")])
     _run([*cli, "--out", str(tmp_path / "one")])
     four, one = _metrics(tmp_path / "four"), _metrics(tmp_path / "one")
@@ -53,7 +53,7 @@ def test_devices_beyond_the_cpu_count_get_a_clear_error(tmp_path):
         [
             sys.executable,
             "-m",
-            "dna_tutorial.cli",
+            "dna_tutorial.app",
             "run",
             "--framework",
             "jax",
@@ -80,7 +80,7 @@ def test_torch_ddp_under_torchrun_writes_one_report(tmp_path):
             "--standalone",
             "--nproc_per_node=2",
             "-m",
-            "dna_tutorial.cli",
+            "dna_tutorial.app",
             "run",
             "--framework",
             "torch",
@@ -101,7 +101,7 @@ def test_torch_ddp_under_torchrun_writes_one_report(tmp_path):
 
 
 def test_distributed_without_torchrun_is_a_clear_error(tmp_path, capsys):
-    from dna_tutorial.cli import main
+    from dna_tutorial.app.cli import main
 
     for var in ("RANK", "WORLD_SIZE"):
         os.environ.pop(var, None)

@@ -1,20 +1,21 @@
-"""Steps 1-2 in JAX: vectorised scoring, codes, one-hot, splitting, batching, shuffling."""
+"""Steps 1-2 in JAX: vectorised scoring, one-hot, splitting and the functional DataLoader."""
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from dna_tutorial.sequences import kmers
+from dna_tutorial.recipe import tutorial_split
+from dna_tutorial.sequences import encode_codes, kmers
 from jax_impl.data import (
-    Dataset,
-    batch_indices,
-    encode,
-    gather_batch,
+    DataLoader,
+    SeqDatasetOHE,
+    build_dataloaders,
     one_hot_encode,
+    quick_split,
+    score_codes,
     score_seqs,
-    shuffled_order,
-    split_datasets,
+    set_seed,
 )
 
 
@@ -47,64 +48,62 @@ def test_scoring_and_encoding_give_the_shared_errors():
 
 
 def test_one_hot_has_acgt_channels_and_n_as_zeros():
-    x = np.asarray(one_hot_encode(["ACGTN"]))
-    assert x.shape == (1, 5, 4) and x.dtype == np.float32
+    x = np.asarray(one_hot_encode(["ACGTN", "acgtn"]))
+    assert x.shape == (2, 5, 4) and x.dtype == np.float32
     np.testing.assert_array_equal(x[0], np.vstack([np.eye(4), np.zeros((1, 4))]))
-    assert encode(["acgtn"]).dtype == jnp.int8
-
-
-def test_split_sizes_and_gathered_batches():
-    codes = encode(kmers(8))
-    train, val, test = split_datasets(Dataset(codes, jnp.zeros((65_536, 1))), seed=17)
-    assert (len(train), len(val), len(test)) == (41_942, 10_486, 13_108)
-    batch = gather_batch(train, jnp.array([0, 5]), jnp.ones(2))
-    assert batch.x.shape == (2, 8, 4) and batch.y.shape == (2, 1)
-
-
-def test_batch_indices_pad_the_last_batch_and_mask_it():
-    idx, mask = batch_indices(jnp.arange(10), 4)
-    assert idx.shape == mask.shape == (3, 4)
-    np.testing.assert_array_equal(idx[2], [8, 9, 0, 0])
-    np.testing.assert_array_equal(mask.sum(axis=1), [4, 4, 2])
-
-
-@pytest.mark.parametrize("n", [1, 2, 3, 17, 1000, 41_942])
-def test_shuffled_order_is_a_permutation(n):
-    order = np.asarray(shuffled_order(jax.random.key(0), n))
-    assert order.dtype == np.int32
-    np.testing.assert_array_equal(np.sort(order), np.arange(n))
-
-
-def test_shuffled_order_is_deterministic_per_key_and_varies_across_keys():
-    a = np.asarray(shuffled_order(jax.random.key(1), 500))
-    b = np.asarray(shuffled_order(jax.random.key(1), 500))
-    c = np.asarray(shuffled_order(jax.random.key(2), 500))
-    np.testing.assert_array_equal(a, b)
-    assert (a != c).mean() > 0.9
-
-
-@pytest.mark.parametrize("n", [5, 12])
-def test_shuffled_order_puts_every_item_everywhere_uniformly(n):
-    draws = 20_000
-    orders = np.asarray(
-        jax.vmap(lambda k: shuffled_order(k, n))(jax.random.split(jax.random.key(3), draws))
-    )
-    counts = np.stack([np.bincount(orders[:, pos], minlength=n) for pos in range(n)])
-    expected = draws / n
-    chi2 = ((counts - expected) ** 2 / expected).sum()
-    dof = (n - 1) ** 2
-    # chi-square with dof degrees of freedom: mean dof, sd sqrt(2 dof); allow 5 sd
-    assert chi2 < dof + 5 * np.sqrt(2 * dof)
-
-
-def test_shuffled_order_refuses_empty():
-    with pytest.raises(ValueError, match="cannot shuffle 0 rows"):
-        shuffled_order(jax.random.key(0), 0)
+    np.testing.assert_array_equal(x[1], x[0])
 
 
 def test_per_occurrence_bonuses_count_every_motif():
-    from jax_impl.data import score_codes
-
-    codes = encode(["TATATAAA", "GCGCGTAT"])  # TAT twice; GCG twice and TAT once
+    codes = jnp.asarray(encode_codes(["TATATAAA", "GCGCGTAT"]))  # TAT x2; GCG x2 and TAT
     diff = np.asarray(score_codes(codes, per_occurrence=True)) - np.asarray(score_codes(codes))
     np.testing.assert_array_equal(diff, np.float32([10, -10]))
+
+
+def test_set_seed_returns_a_key_and_the_same_seed_the_same_key():
+    a, b = set_seed(17), set_seed(17)
+    assert jax.random.key_data(a).tolist() == jax.random.key_data(b).tolist()
+    assert jax.random.key_data(set_seed(18)).tolist() != jax.random.key_data(a).tolist()
+
+
+def _dataset(n=10, length=4):
+    seqs = kmers(length)[:n]
+    return SeqDatasetOHE(one_hot_encode(seqs), score_seqs(seqs)[:, None])
+
+
+def test_split_sizes_and_rows():
+    seqs = kmers(8)
+    data = SeqDatasetOHE(one_hot_encode(seqs), jnp.zeros((65_536, 1)))
+    train, val, test = quick_split(data, tutorial_split(65_536, seed=17))
+    assert (len(train), len(val), len(test)) == (41_942, 10_486, 13_108)
+    x, y = train[jnp.array([0, 5])]
+    assert x.shape == (2, 8, 4) and y.shape == (2, 1)
+
+
+def test_batches_are_full_then_a_short_rest_as_in_torch():
+    loader = DataLoader(_dataset(10), batch_size=4)
+    batches = loader.batches()
+    np.testing.assert_array_equal(batches.full, [[0, 1, 2, 3], [4, 5, 6, 7]])
+    np.testing.assert_array_equal(batches.rest, [8, 9])
+    even = DataLoader(_dataset(8), batch_size=4).batches()
+    assert even.full.shape == (2, 4) and even.rest.shape == (0,)
+
+
+def test_shuffled_batches_are_a_permutation_drawn_from_the_key():
+    train_dl, val_dl = build_dataloaders(_dataset(10), _dataset(10), batch_size=3)
+    a, b = train_dl.batches(jax.random.key(1)), train_dl.batches(jax.random.key(1))
+    order = np.concatenate([np.ravel(a.full), a.rest])
+    np.testing.assert_array_equal(np.sort(order), np.arange(10))
+    np.testing.assert_array_equal(order, np.concatenate([np.ravel(b.full), b.rest]))
+    other = train_dl.batches(jax.random.key(2))
+    assert not np.array_equal(order, np.concatenate([np.ravel(other.full), other.rest]))
+    assert not val_dl.shuffle  # validation in order, as the notebook's loader
+    np.testing.assert_array_equal(np.ravel(val_dl.batches().full), np.arange(9))
+
+
+def test_a_loader_is_data_for_jit_with_its_batch_size_static():
+    loader = DataLoader(_dataset(10), batch_size=4)
+    rows = jax.jit(lambda dl: dl.batches().full)(loader)
+    assert rows.shape == (2, 4)
+    with pytest.raises(ValueError, match="batch_size"):
+        build_dataloaders(_dataset(), _dataset(), batch_size=0)

@@ -19,8 +19,10 @@ def _hand_set(name):
     if name == "cnn2d":
         kernel = kernel.transpose(1, 0, 2)[:, :, None]  # (4, k, 1, F)
     return {
-        "conv": {"kernel": jnp.asarray(kernel), "bias": jnp.array([-1.5, 5.0])},
-        "dense": {"kernel": jnp.zeros((4 * 2, 1)), "bias": jnp.zeros(1)},
+        "params": {
+            "conv": {"kernel": jnp.asarray(kernel), "bias": jnp.array([-1.5, 5.0])},
+            "dense": {"kernel": jnp.zeros((4 * 2, 1)), "bias": jnp.zeros(1)},
+        }
     }
 
 
@@ -47,7 +49,7 @@ def test_filter_weights_are_filters_by_letters_by_positions(name):
 
 def test_saliency_of_the_linear_model_is_its_weights():
     model = build_model("linear", 5)
-    params = {"lin": {"kernel": jnp.arange(20.0)[:, None], "bias": jnp.zeros(1)}}
-    grad = saliency(model, params, one_hot_encode(["ACGTA", "TTTTT"]))
+    variables = {"params": {"lin": {"kernel": jnp.arange(20.0)[:, None], "bias": jnp.zeros(1)}}}
+    grad = saliency(model, variables, one_hot_encode(["ACGTA", "TTTTT"]))
     expected = np.arange(20.0).reshape(5, 4)
     np.testing.assert_array_equal(np.asarray(grad), np.stack([expected, expected]))

@@ -7,15 +7,17 @@ import torch
 from torch import nn
 
 from dna_tutorial.errors import NonFiniteLossError
+from dna_tutorial.recipe import tutorial_split
 from dna_tutorial.sequences import kmers
-from reference_torch.data import build_dataloaders, score_seqs, set_seed, split_frames
+from reference_torch.data import build_dataloaders, quick_split, score_seqs, set_seed
 from reference_torch.models import build_model
 from reference_torch.train import fit, loss_batch, run_model, train_step, val_step
 
 
 @pytest.fixture(scope="module")
 def loaders():
-    train, val, _ = split_frames(score_seqs(kmers(6)), seed=17)
+    df = score_seqs(kmers(6))
+    train, val, _ = quick_split(df, tutorial_split(len(df), seed=17))
     return build_dataloaders(train, val, batch_size=64)
 
 

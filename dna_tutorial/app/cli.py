@@ -1,7 +1,8 @@
-"""The command line: ``dna-tutorial run | parity | bench | predict``.
+"""The command line: ``dna-tutorial run | predict | parity | bench``.
 
-Every command turns bad input into one clear line on stderr and exit status 2, never
-a stack trace.
+A problem the user can fix (a file, an option, a checkpoint, a path) is one line on
+stderr and exit status 2; anything else is a bug and keeps its traceback (``--debug``
+shows tracebacks for the first kind too).
 """
 
 from __future__ import annotations
@@ -12,15 +13,11 @@ import sys
 import time
 from pathlib import Path
 
-from dna_tutorial import spec
-from dna_tutorial.config import FRAMEWORKS, RunConfig
-from dna_tutorial.errors import USER_ERRORS
+from dna_tutorial import registry, spec
+from dna_tutorial.config import FRAMEWORKS, JAX_IMPLS, MAX_SEED, RunConfig
+from dna_tutorial.errors import ConfigError, UserError
 
 EXIT_USAGE = 2
-
-
-class CLIError(Exception):
-    """A problem with the user's input, reported as one line without a traceback."""
 
 
 def _positive_int(text: str) -> int:
@@ -40,6 +37,16 @@ def _positive_float(text: str) -> float:
         raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
     if not value > 0:
         raise argparse.ArgumentTypeError(f"expected a positive number, got {value}")
+    return value
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if not 0 <= value <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"expected a seed from 0 to {MAX_SEED}, got {value}")
     return value
 
 
@@ -67,7 +74,7 @@ def _add_run(sub) -> None:
         default=spec.EPOCHS,
         help=f"training epochs per model (default {spec.EPOCHS})",
     )
-    p.add_argument("--seed", type=int, default=spec.SEED, help=f"seed (default {spec.SEED})")
+    p.add_argument("--seed", type=_seed, default=spec.SEED, help=f"seed (default {spec.SEED})")
     p.add_argument(
         "--batch-size",
         type=_positive_int,
@@ -89,7 +96,7 @@ def _add_run(sub) -> None:
     p.add_argument(
         "--models",
         nargs="+",
-        choices=("linear", "cnn", "cnn2d", "classifier"),
+        choices=registry.names(),
         help="models to train (default: linear, cnn and classifier)",
     )
     p.add_argument(
@@ -101,11 +108,13 @@ def _add_run(sub) -> None:
         default="torch",
         help="JAX weight init: like PyTorch's defaults (default) or Flax's",
     )
+    _add_jax_impl(p)
     p.add_argument(
         "--out",
         type=Path,
         default=Path("report"),
-        help="output directory (default ./report); replaced if it holds a report",
+        help="output directory (default ./report); an earlier report there is replaced, "
+        "anything else is refused",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.add_argument(
@@ -162,6 +171,16 @@ def _add_run(sub) -> None:
     p.set_defaults(handler=_cmd_run)
 
 
+def _add_jax_impl(p) -> None:
+    p.add_argument(
+        "--jax-impl",
+        choices=JAX_IMPLS,
+        default="fast",
+        help="JAX: the lesson as written ('textbook': nn.Conv, jax.random.permutation) or "
+        "with the CPU engineering of jax_impl/fast.py ('fast', default; the same maths)",
+    )
+
+
 def _add_data_options(p, with_task: bool) -> None:
     data = p.add_argument_group("your own data (CSV, TSV or FASTA, optionally gzipped)")
     data.add_argument(
@@ -212,33 +231,33 @@ def _read_options(args: argparse.Namespace) -> dict:
     }
 
 
+def _check_data_options(args: argparse.Namespace) -> None:
+    """Refuse options that do not go together, before anything is read or trained."""
+    file_only = [k for k in ("labels", "pad_to", "trim_to") if getattr(args, k) is not None]
+    if args.data is not None and args.seq_len is not None:
+        raise ConfigError("--data and --seq-len both choose the data: give one")
+    if args.data is None and (args.task == "classify" or file_only):
+        raise ConfigError("--task classify, --labels, --pad-to and --trim-to need --data FILE")
+    if args.per_occurrence and args.seq_len is None:
+        raise ConfigError("--per-occurrence goes with --seq-len (the 8-mers follow the tutorial)")
+
+
 def _tutorial_data(args: argparse.Namespace):
     """The data ``run`` trains on: a user's file, the bigger synthetic task, or None
     (the tutorial's 8-mers)."""
-    file_only = {
-        k: v
-        for k, v in _read_options(args).items()
-        if k in ("labels", "pad_to", "trim_to") and v is not None
-    }
     if args.data is not None:
-        if args.seq_len is not None:
-            raise CLIError("--data and --seq-len both choose the data: give one")
         from dna_tutorial.io import load_data
 
         return load_data(args.data, task=args.task, seed=args.seed, **_read_options(args))
-    if args.task == "classify" or file_only:
-        raise CLIError("--task classify, --labels, --pad-to and --trim-to need --data FILE")
     if args.seq_len is not None:
         from dna_tutorial.dataset import synthetic_task
 
         return synthetic_task(args.num_seqs, args.seq_len, args.seed, args.per_occurrence)
-    if args.per_occurrence:
-        raise CLIError("--per-occurrence goes with --seq-len (the 8-mers follow the tutorial)")
     return None
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from dna_tutorial.pipeline import run
+    from dna_tutorial.app.pipeline import preflight, run
 
     cfg = RunConfig(
         frameworks=_frameworks(args.framework),
@@ -250,17 +269,22 @@ def _cmd_run(args: argparse.Namespace) -> int:
         models=tuple(args.models or ()),
         device=args.device,
         weight_init=args.jax_init,
+        jax_impl=args.jax_impl,
         devices=args.devices,
         distributed=args.distributed,
     )
     if args.resume and args.checkpoint_dir and args.resume != args.checkpoint_dir:
-        raise CLIError("--resume and --checkpoint-dir name different directories")
+        raise ConfigError("--resume and --checkpoint-dir name different directories")
+    checkpoints = args.resume or args.checkpoint_dir
+    resume = args.resume is not None
+    _check_data_options(args)
+    preflight(cfg, args.out, checkpoints, resume, args.data, args.labels)
     if args.devices > 1 and args.device == "cpu" and "jax" in cfg.frameworks:
         # Virtual CPU devices must be asked for before JAX starts its backend.
-        from jax_impl.distributed import host_device_flag
-
         flags = os.environ.get("XLA_FLAGS", "")
-        os.environ["XLA_FLAGS"] = f"{flags} {host_device_flag(args.devices)}".strip()
+        os.environ["XLA_FLAGS"] = (
+            f"{flags} --xla_force_host_platform_device_count={args.devices}".strip()
+        )
     data = _tutorial_data(args)
     start = time.perf_counter()
     metrics = run(
@@ -269,9 +293,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
         data=data,
         progress=not args.quiet,
         verbose=args.verbose,
-        checkpoints=args.resume or args.checkpoint_dir,
-        resume=args.resume is not None,
+        checkpoints=checkpoints,
+        resume=resume,
         data_file=args.data,
+        labels=args.labels,
     )
     if not metrics:
         return 0  # a worker of a distributed run: the first process reports
@@ -310,19 +335,32 @@ def _add_predict(sub) -> None:
         help="port to predict with (default: the one that trained the model)",
     )
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    _add_jax_impl(p)
     _add_data_options(p, with_task=False)
     p.set_defaults(handler=_cmd_predict)
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
-    from dna_tutorial.predict import predict_file
+    from dna_tutorial.app.predict import predict_file
 
     if args.data is None:
-        raise CLIError("--data FILE is required: the sequences to predict")
+        raise ConfigError("--data FILE is required: the sequences to predict")
     table, meta = predict_file(
-        args.checkpoint, args.data, args.framework, args.device, **_read_options(args)
+        args.checkpoint,
+        args.data,
+        args.framework,
+        args.device,
+        args.jax_impl,
+        **_read_options(args),
     )
-    table.to_csv(sys.stdout, index=False, float_format="%.6g")
+    try:
+        table.to_csv(sys.stdout, index=False, float_format="%.6g")
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader stopped early (`predict ... | head`): nothing went wrong. Point stdout
+        # at /dev/null so that Python's final flush does not complain either.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     print(
         f"predicted {len(table):,} sequences with {meta['model']} ({meta['framework']}-trained, "
         f"{meta['epoch']} epochs, seed {meta['seed']}) in {args.framework or meta['framework']}",
@@ -353,53 +391,16 @@ def _add_parity(sub) -> None:
         "--out",
         type=Path,
         default=Path("parity-report"),
-        help="where to write parity.json and parity.md (default ./parity-report)",
+        help="where to write parity-<device>.json and .md (default ./parity-report)",
     )
+    _add_jax_impl(p)
     p.set_defaults(handler=_cmd_parity)
 
 
 def _cmd_parity(args: argparse.Namespace) -> int:
-    from dna_tutorial import provenance
-    from dna_tutorial.files import atomic_write_json, atomic_write_text
-    from parity_tests.harness import markdown_table, run_parity, text_table
-    from parity_tests.registry import CASES, TUTORIAL_CASES
+    from parity_tests.report import run_and_write
 
-    start = time.perf_counter()
-    rows = run_parity(args.device, TUTORIAL_CASES if args.quick else CASES, training=not args.quick)
-    failed = [r for r in rows if not r.passed]
-    precision = (
-        "TF32 off in torch (matmul and cuDNN); JAX default matmul precision 'highest'"
-        if args.device == "cuda"
-        else "float32 on CPU"
-    )
-    summary = (
-        f"{len(rows) - len(failed)} of {len(rows)} quantities within tolerance; "
-        f"device {args.device} ({precision}); {time.perf_counter() - start:.0f} s"
-    )
-    print(text_table(rows))
-    print(summary)
-    args.out.mkdir(parents=True, exist_ok=True)
-    info = provenance.run_info()
-    command = f"dna-tutorial parity --device {args.device}" + (" --quick" if args.quick else "")
-    atomic_write_json(
-        args.out / "parity.json",
-        {
-            "command": command,
-            "device": args.device,
-            "precision": precision,
-            "run": info,
-            "passed": not failed,
-            "rows": [r.as_dict() for r in rows],
-        },
-    )
-    versions = ", ".join(f"{k} {v}" for k, v in info["versions"].items())
-    atomic_write_text(
-        args.out / "parity.md",
-        f"# Parity: PyTorch vs JAX\n\n`{command}` at commit {info['git_commit']}\n\n"
-        f"{summary}\n\n{versions}\n\n{markdown_table(rows)}\n",
-    )
-    print(f"written: {args.out / 'parity.md'}, {args.out / 'parity.json'}")
-    return 1 if failed else 0
+    return run_and_write(args.device, args.out, quick=args.quick, jax_impl=args.jax_impl)
 
 
 def _add_bench(sub) -> None:
@@ -428,6 +429,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="dna-tutorial",
         description="'Modeling DNA sequences with PyTorch', in PyTorch and in JAX/Flax.",
     )
+    parser.add_argument(
+        "--debug", action="store_true", help="show a traceback for every error, not one line"
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_run(sub)
     _add_predict(sub)
@@ -441,7 +445,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.handler(args)
-    except (CLIError, *USER_ERRORS) as err:
+    except UserError as err:
+        if args.debug:
+            raise
         print(f"dna-tutorial {args.command}: error: {err}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

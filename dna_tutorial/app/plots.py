@@ -23,6 +23,13 @@ from dna_tutorial.spec import ALPHABET, CLASS_EDGES, MOTIF_BONUSES
 
 _DPI = 110
 _MODEL_COLOURS = {"linear": "tab:blue", "cnn": "tab:orange", "cnn2d": "tab:green"}
+#: Every figure stays bounded in size and drawing time, whatever the data: scatter plots
+#: show at most this many points (a random sample, said in the title) ...
+MAX_SCATTER_POINTS = 20_000
+#: ... filter grids at most this many filters (the first ones, said in the title) ...
+MAX_FILTER_PANELS = 64
+#: ... and a confusion matrix writes its counts only up to this many classes.
+MAX_LABELLED_CLASSES = 12
 
 
 def _save(fig: Figure, path: str | Path, tight: bool = True) -> Path:
@@ -53,6 +60,12 @@ def _filter_grid(num_filters: int, num_cols: int, cell: float) -> tuple[Figure, 
     for ax in axes:
         ax.axis("off")
     return fig, axes
+
+
+def _shown(num_filters: int) -> str:
+    if num_filters <= MAX_FILTER_PANELS:
+        return ""
+    return f"; the first {MAX_FILTER_PANELS} of {num_filters} filters"
 
 
 def score_histogram(scores: np.ndarray, path: str | Path) -> Path:
@@ -99,25 +112,32 @@ def parity_plot(
     """Step 6: predicted against actual test scores with the y = x line."""
     fig = Figure(figsize=(4.5, 4.5))
     ax = fig.subplots()
-    ax.scatter(truth, pred, s=4, alpha=0.2)
     lo, hi = float(min(truth.min(), pred.min())), float(max(truth.max(), pred.max()))
+    title = f"{model_name} (R² = {r2:.3f})"
+    if len(truth) > MAX_SCATTER_POINTS:
+        keep = np.random.default_rng(0).choice(len(truth), MAX_SCATTER_POINTS, replace=False)
+        truth, pred = truth[keep], pred[keep]
+        title += f"\n{MAX_SCATTER_POINTS:,} random points shown"
+    ax.scatter(truth, pred, s=4, alpha=0.2)
     ax.plot([lo, hi], [lo, hi], color="tab:red", linewidth=1)
-    ax.set(xlabel="actual score", ylabel="predicted score", title=f"{model_name} (R² = {r2:.3f})")
+    ax.set(xlabel="actual score", ylabel="predicted score", title=title)
     return _save(fig, path)
 
 
 def confusion_plot(confusion: np.ndarray, class_names: Sequence[str], path: str | Path) -> Path:
     """Footnote 2: the classifier's confusion matrix on the test set (rows: true class)."""
     confusion = np.asarray(confusion)
-    fig = Figure(figsize=(1.6 * len(class_names) + 2, 1.4 * len(class_names) + 1.5))
+    side = min(1.6 * len(class_names) + 2, 12.0)
+    fig = Figure(figsize=(side, side * 0.9))
     ax = fig.subplots()
     ax.imshow(confusion, cmap="Blues")
-    for (i, j), count in np.ndenumerate(confusion):
-        colour = "white" if count > confusion.max() / 2 else "black"
-        ax.text(j, i, f"{count:,}", ha="center", va="center", color=colour)
-    ticks = range(len(class_names))
-    ax.set_xticks(ticks, class_names, rotation=20, ha="right")
-    ax.set_yticks(ticks, class_names)
+    if len(class_names) <= MAX_LABELLED_CLASSES:
+        for (i, j), count in np.ndenumerate(confusion):
+            colour = "white" if count > confusion.max() / 2 else "black"
+            ax.text(j, i, f"{count:,}", ha="center", va="center", color=colour)
+        ticks = range(len(class_names))
+        ax.set_xticks(ticks, class_names, rotation=20, ha="right")
+        ax.set_yticks(ticks, class_names)
     accuracy = np.trace(confusion) / max(confusion.sum(), 1)
     ax.set(xlabel="predicted", ylabel="true", title=f"classifier (accuracy {accuracy:.3f})")
     return _save(fig, path)
@@ -178,6 +198,7 @@ def predictions_chart(
 
 def filter_heatmaps(weights: np.ndarray, path: str | Path, num_cols: int = 8) -> Path:
     """Step 7: each first-layer filter (F, 4, k) as a 4 x k heatmap of its raw weights."""
+    weights, shown = weights[:MAX_FILTER_PANELS], _shown(len(weights))
     fig, axes = _filter_grid(len(weights), num_cols, cell=1.6)
     vmax = float(np.abs(weights).max())
     for i, (ax, w) in enumerate(zip(axes, weights)):
@@ -186,7 +207,7 @@ def filter_heatmaps(weights: np.ndarray, path: str | Path, num_cols: int = 8) ->
         ax.set_title(f"filter {i}", fontsize=8)
         ax.set_xticks([])
         ax.set_yticks(range(len(ALPHABET)), list(ALPHABET), fontsize=7)
-    fig.suptitle("First-layer filter weights (rows A, C, G, T)")
+    fig.suptitle(f"First-layer filter weights (rows A, C, G, T){shown}")
     return _save(fig, path, tight=False)
 
 
@@ -198,6 +219,7 @@ def filter_logos(
     Counts become information content with logomaker (pseudocount 1); a filter that never
     fired gets an empty panel saying so.
     """
+    counts, shown = counts[:MAX_FILTER_PANELS], _shown(len(counts))
     fig, axes = _filter_grid(len(counts), num_cols, cell=1.8)
     for i, ax in enumerate(axes[: len(counts)]):
         fired = int(counts[i][0].sum())  # every activation adds one letter per position
@@ -221,5 +243,5 @@ def filter_logos(
         ax.axis("on")
         ax.set_xticks([])
         ax.tick_params(labelsize=6)
-    fig.suptitle(title or "Filter logos from activations (bits)")
+    fig.suptitle((title or "Filter logos from activations (bits)") + shown)
     return _save(fig, path, tight=False)

@@ -7,11 +7,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from dna_tutorial.checkpoint import Snapshot, load_snapshot
-from dna_tutorial.io import DataFileError, read_records
+from dna_tutorial.checkpoint import WEIGHTS, Snapshot, load_snapshot
+from dna_tutorial.errors import CheckpointError, DataFileError
+from dna_tutorial.io import read_records
 
 
-def _outputs(snapshot: Snapshot, seqs: list[str], framework: str, device: str) -> np.ndarray:
+def model_outputs(
+    snapshot: Snapshot, seqs: list[str], framework: str, device: str, jax_impl: str = "fast"
+) -> np.ndarray:
     """Model outputs (N, out) in the chosen port; weights from either port load in both."""
     if framework == "torch":
         from reference_torch.checkpoint import load_model
@@ -23,13 +26,13 @@ def _outputs(snapshot: Snapshot, seqs: list[str], framework: str, device: str) -
     import jax
 
     from jax_impl.checkpoint import load_model
-    from jax_impl.data import encode
-    from jax_impl.evaluate import predict_codes
+    from jax_impl.fast import IMPLS
     from jax_impl.tutorial import resolve_device
 
+    impl = IMPLS[jax_impl]
     with jax.default_device(resolve_device(device)):
-        model, params = load_model(snapshot)
-        return np.asarray(predict_codes(model, params, encode(seqs)))
+        model, variables = load_model(snapshot, impl=jax_impl)
+        return np.asarray(impl.predict(model, variables, impl.encode(seqs)))
 
 
 def predict_file(
@@ -37,15 +40,17 @@ def predict_file(
     data: str | Path,
     framework: str | None = None,
     device: str = "cpu",
+    jax_impl: str = "fast",
     **read_options,
 ) -> tuple[pd.DataFrame, dict]:
     """Predict every sequence of ``data`` with the newest snapshot in ``checkpoint``.
 
-    ``framework`` defaults to the port that wrote the checkpoint. Returns the table
-    (``id``, ``seq``, then ``prediction`` for a score, or ``predicted_class`` and one
-    ``p_<class>`` probability column per class) and the snapshot's metadata.
+    ``framework`` defaults to the port that wrote the checkpoint. Only the weights and
+    ``meta.json`` are read (not the optimizer state). Returns the table (``id``, ``seq``,
+    then ``prediction`` for a score, or ``predicted_class`` and one ``p_<class>``
+    probability column per class) and the snapshot's metadata.
     """
-    snapshot = load_snapshot(checkpoint)
+    snapshot = load_snapshot(checkpoint, optimizer=False)
     meta = snapshot.meta
     records = read_records(data, need_target=False, **read_options)
     length = len(records.seqs[0])
@@ -54,7 +59,12 @@ def predict_file(
             f"{records.path}: sequences have length {length}, but the model in {checkpoint} "
             f"takes {meta['seq_len']}; use --pad-to / --trim-to {meta['seq_len']}"
         )
-    out = _outputs(snapshot, records.seqs, framework or meta["framework"], device)
+    out = model_outputs(snapshot, records.seqs, framework or meta["framework"], device, jax_impl)
+    if not np.isfinite(out).all():
+        raise CheckpointError(
+            f"{snapshot.file(WEIGHTS)}: the model's outputs overflow to infinity or NaN on "
+            f"{records.path}; the weights are unusable for these sequences"
+        )
     table = pd.DataFrame({"id": records.ids, "seq": records.seqs})
     if meta["task"] == "regress":
         table["prediction"] = out[:, 0]

@@ -1,101 +1,23 @@
-"""What a port hands back after the tutorial, and the report written from it.
+"""The report of a run: every plot, the MEME files, ``metrics.json`` and ``index.html``.
 
-Each port's ``tutorial.run_tutorial`` returns a :class:`PortResult` holding plain NumPy
-arrays and numbers. Everything from there on (metrics, plots, the MEME file, the HTML
-page) is written here once, so the two ports' reports are comparable by construction.
+Each port's ``tutorial.run_tutorial`` returns a :class:`~dna_tutorial.results.PortResult`
+of plain NumPy arrays and numbers; everything from there on is drawn here once, so the two
+ports' reports are comparable by construction.
 """
 
 from __future__ import annotations
 
 import html
-import statistics
-from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
-from dna_tutorial import motifs, plots
-from dna_tutorial.recipe import r2_score
+from dna_tutorial import motifs
+from dna_tutorial.app import plots
+from dna_tutorial.results import PortResult
 
-#: The file whose presence marks a directory as a report (safe to replace on a rerun).
 METRICS_FILE = "metrics.json"
 FRAMEWORK_TITLES = {"torch": "PyTorch reference", "jax": "JAX / Flax port"}
-
-
-@dataclass
-class ModelResult:
-    """One trained model: its loss history, epoch times and test-set predictions."""
-
-    name: str
-    task: str  # "regress" or "classify"
-    train_loss: list[float]
-    val_loss: list[float]
-    epoch_seconds: list[float]
-    stopped_early: bool
-    test_truth: np.ndarray  # (N_test,) float32 scores, or int64 class labels
-    test_pred: np.ndarray  # (N_test,) float32 predictions, or (N_test, C) float32 logits
-
-    def metrics(self, num_classes: int = 0) -> dict:
-        """Test metrics plus final losses; all deterministic for a given seed."""
-        out: dict = {
-            "epochs_run": len(self.train_loss),
-            "stopped_early": self.stopped_early,
-            "final_train_loss": self.train_loss[-1] if self.train_loss else None,
-            "final_val_loss": self.val_loss[-1] if self.val_loss else None,
-        }
-        if self.task == "regress":
-            out["test_r2"] = r2_score(self.test_truth, self.test_pred)
-            out["test_mse"] = float(np.mean((self.test_truth - self.test_pred) ** 2))
-        else:
-            confusion = self.confusion(num_classes)
-            out["test_accuracy"] = float(np.trace(confusion) / confusion.sum())
-            out["test_confusion"] = confusion.tolist()
-        return out
-
-    def confusion(self, num_classes: int) -> np.ndarray:
-        """Counts of (true class, predicted class) on the test set: int64 (C, C)."""
-        pred = self.test_pred.argmax(axis=1)
-        confusion = np.zeros((num_classes, num_classes), dtype=np.int64)
-        np.add.at(confusion, (self.test_truth, pred), 1)
-        return confusion
-
-    def timing(self) -> dict:
-        """Wall-clock seconds: total, first epoch (JAX compiles then) and the steady median."""
-        secs = self.epoch_seconds
-        steady = statistics.median(secs[1:]) if len(secs) > 1 else (secs[0] if secs else None)
-        return {
-            "train_seconds": float(sum(secs)),
-            "first_epoch_seconds": secs[0] if secs else None,
-            "steady_epoch_seconds": steady,
-        }
-
-
-@dataclass
-class FilterResult:
-    """Step 7 for one conv model: raw weights (F, 4, k) and activation counts (F, k, 4)."""
-
-    model: str
-    weights: np.ndarray
-    counts: np.ndarray
-    num_seqs: int
-    act_thresh: float
-
-
-@dataclass
-class PortResult:
-    """Everything one port computed in one run of the tutorial."""
-
-    framework: str  # "torch" or "jax"
-    device: str
-    models: dict[str, ModelResult]
-    test_seqs: list[str]
-    scores: np.ndarray | None = None  # step 1's scores, when the port computed them
-    spot_checks: pd.DataFrame | None = None
-    filters: list[FilterResult] = field(default_factory=list)
-    seconds: dict[str, float] = field(default_factory=dict)
-    #: False in every process of a distributed run but the first: it writes nothing.
-    main_process: bool = True
 
 
 def write_port_report(result: PortResult, out: Path, class_names: tuple[str, ...]) -> dict:
@@ -243,7 +165,8 @@ def write_index(out: Path, metrics: dict) -> Path:
         f"{data['num_seqs']:,} sequences of length {data['seq_len']}; split "
         f"{data['split']['train']:,} / {data['split']['val']:,} / {data['split']['test']:,}; "
         f"seed {metrics['config']['seed']}, {metrics['config']['epochs']} epochs, "
-        f"batch {metrics['config']['batch_size']}, lr {metrics['config']['learning_rate']}</p>",
+        f"batch {metrics['config']['batch_size']}, lr {metrics['config']['learning_rate']}"
+        f"{_jax_impl(metrics)}</p>",
         "<h2>Results</h2>",
         _table(
             _summary_rows(metrics),
@@ -298,6 +221,12 @@ def write_index(out: Path, metrics: dict) -> Path:
     path = out / "index.html"
     path.write_text("\n".join(parts))
     return path
+
+
+def _jax_impl(metrics: dict) -> str:
+    if "jax" not in metrics:
+        return ""
+    return f"; JAX implementation: {html.escape(metrics['config']['jax_impl'])}"
 
 
 def _provenance_text(metrics: dict) -> str:

@@ -1,0 +1,149 @@
+"""``dna-tutorial run``: the tutorial in each chosen port, then one report for all.
+
+Before any training: the output and checkpoint directories are checked (writable, ours
+or empty, not overlapping each other or the data) and locked against a second run; at the
+end the report is built in a staging directory and moved into place.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import os
+from pathlib import Path
+
+from dna_tutorial import provenance, registry
+from dna_tutorial.app.report import METRICS_FILE, write_index, write_port_report
+from dna_tutorial.checkpoint import LOCK, check_run, fingerprint, record_run
+from dna_tutorial.config import RunConfig
+from dna_tutorial.dataset import TutorialData, synthetic_kmers
+from dna_tutorial.errors import ConfigError
+from dna_tutorial.files import (
+    atomic_write_json,
+    check_no_overlap,
+    check_replaceable,
+    check_writable,
+    exclusive_lock,
+    lock_path,
+    output_path,
+    staged_directory,
+)
+from dna_tutorial.results import PortResult
+
+#: Settings a resumed run may change: train for longer, with other ports or hardware.
+RESUMABLE = {"epochs", "frameworks", "device", "devices", "distributed", "jax_impl"}
+#: The module holding each framework's ``run_tutorial``.
+PORTS = {"torch": "reference_torch.tutorial", "jax": "jax_impl.tutorial"}
+REPORT = "report"
+
+
+def launch_rank() -> int:
+    """This process's rank as the launcher gave it (``torchrun``'s ``RANK``), else 0."""
+    return int(os.environ.get("RANK", "0"))
+
+
+def run_port(framework: str, data: TutorialData, cfg: RunConfig, **kwargs) -> PortResult:
+    """Run the whole tutorial in one port (imported only when asked for)."""
+    return importlib.import_module(PORTS[framework]).run_tutorial(data, cfg, **kwargs)
+
+
+def _run_record(cfg: RunConfig, data_file: Path | None) -> dict:
+    fixed = {k: v for k, v in cfg.to_dict().items() if k not in RESUMABLE}
+    return {**fixed, "data": fingerprint(data_file)}
+
+
+def preflight(
+    cfg: RunConfig,
+    out: str | Path,
+    checkpoints: str | Path | None = None,
+    resume: bool = False,
+    data_file: str | Path | None = None,
+    labels: str | Path | None = None,
+) -> None:
+    """Every check that can fail before training, in the order a user would fix them:
+    paths that overlap, a report directory that must not be replaced, a checkpoint
+    directory that is not empty or holds another run. Writes nothing.
+
+    Only the first process of a distributed run checks: it alone writes, and the others
+    would see what it has begun to write (if it refuses, the launcher stops them all)."""
+    if launch_rank() != 0:
+        return
+    check_no_overlap(
+        {"--out": out, "--checkpoint-dir": checkpoints}, {"--data": data_file, "--labels": labels}
+    )
+    check_replaceable(out, REPORT)
+    if checkpoints is not None:
+        check_writable(checkpoints)
+        check_run(checkpoints, _run_record(cfg, data_file), resume, epochs=cfg.epochs)
+
+
+def check_models(cfg: RunConfig, data: TutorialData) -> tuple[str, ...]:
+    """The models the run trains, refused if they cannot take this data."""
+    names = cfg.model_names(data.task, has_classes=bool(data.class_names))
+    if any(registry.get(n).has_filters for n in names) and cfg.kernel_size > data.seq_len:
+        raise ConfigError(
+            f"the sequences have length {data.seq_len}, shorter than the CNN's filters "
+            f"({cfg.kernel_size}); pad them with --pad-to {cfg.kernel_size} or more"
+        )
+    return names
+
+
+def run(
+    cfg: RunConfig,
+    out: str | Path,
+    data: TutorialData | None = None,
+    progress: bool = True,
+    verbose: bool = False,
+    checkpoints: str | Path | None = None,
+    resume: bool = False,
+    data_file: str | Path | None = None,
+    labels: str | Path | None = None,
+) -> dict:
+    """Run the tutorial in every port of ``cfg.frameworks`` and write the report to ``out``.
+
+    ``out`` receives ``metrics.json``, ``index.html`` and one folder of figures per port.
+    It is written in a staging directory and moved into place only when complete.
+    ``checkpoints`` snapshots every model after each epoch; ``resume`` continues from
+    them (the config, except the number of epochs, and the data file must match).
+    Returns the metrics.
+    """
+    out = output_path(out)
+    checkpoints = None if checkpoints is None else output_path(checkpoints)
+    preflight(cfg, out, checkpoints, resume, data_file, labels)
+    data = data or synthetic_kmers(seed=cfg.seed)
+    check_models(cfg, data)
+    first = launch_rank() == 0
+    record = _run_record(cfg, data_file)
+    with contextlib.ExitStack() as held:
+        if first:  # the first process writes; a distributed run's others only train
+            held.enter_context(exclusive_lock(lock_path(out), f"--out {out}"))
+            if checkpoints is not None:
+                where = f"--checkpoint-dir {checkpoints}"
+                held.enter_context(exclusive_lock(checkpoints / LOCK, where))
+        if checkpoints is not None and first:
+            check_run(checkpoints, record, resume, epochs=cfg.epochs)  # again, under the lock
+            if not resume:
+                record_run(checkpoints, record)
+        results = [
+            run_port(
+                fw,
+                data,
+                cfg,
+                progress=progress and first,
+                verbose=verbose and first,
+                checkpoints=checkpoints,
+                resume=resume,
+            )
+            for fw in cfg.frameworks
+        ]
+        if not all(r.main_process for r in results):
+            return {}  # another process of a distributed run writes the report
+        metrics = {"config": cfg.to_dict(), "data": data.describe(), "run": provenance.run_info()}
+        with staged_directory(out, REPORT, lock=False) as stage:
+            for result in results:
+                metrics[result.framework] = write_port_report(
+                    result, stage / result.framework, data.class_names
+                )
+            atomic_write_json(stage / METRICS_FILE, metrics)
+            write_index(stage, metrics)
+    return metrics

@@ -1,0 +1,187 @@
+"""The one table of models, read by both ports, the converter, the parity suite and the CLI.
+
+A :class:`ModelSpec` says what a model predicts, where each port defines it (as an import
+path, so this module imports neither framework) and how each of its tensors is laid out in
+torch's ``state_dict`` and in Flax's variables. Registering a spec, a torch ``nn.Module``
+and a Flax module is all a new model needs: ``build_model`` in each port, checkpoints,
+``predict``, the weight converter and every parity check then take it by name.
+
+Model constructors follow one convention: the first argument is ``seq_len``; the others
+are keywords, and each port passes a model only the options its constructor declares (a
+model without filters ignores ``num_filters``).
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+#: What a model predicts: a score (MSE), one class of several (cross-entropy), or several
+#: independent yes/no labels (sigmoid, binary cross-entropy).
+TASKS = ("regress", "classify", "multilabel")
+#: How a tensor's torch layout maps to Flax's (see ``jax_impl.convert``).
+LAYOUTS = ("same", "conv1d", "conv2d", "dense", "flatten_dense", "torch_only")
+
+
+@dataclass(frozen=True)
+class Param:
+    """One tensor of a model, named in both frameworks.
+
+    ``layout`` says how the arrays differ: ``same``; ``conv1d`` torch (F, C, k) <-> Flax
+    (k, C, F); ``conv2d`` torch (F, 1, 4, k) <-> Flax (4, k, 1, F); ``dense`` torch
+    (out, in) <-> Flax (in, out); ``flatten_dense`` a dense layer after a flatten, where
+    torch's input is channel-major (column c*P + p) and Flax's length-major (row p*C + c),
+    ``channels_from`` naming the torch tensor whose first axis is C; ``torch_only`` a torch
+    buffer with no Flax twin (BatchNorm's ``num_batches_tracked``), written as zero.
+    """
+
+    torch: str  # state_dict key, e.g. "conv_net.0.weight"
+    flax: tuple[str, ...]  # path in the Flax variables, e.g. ("params", "conv", "kernel")
+    layout: str = "same"
+    channels_from: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.layout not in LAYOUTS:
+            raise ValueError(f"unknown layout {self.layout!r}; choose one of {LAYOUTS}")
+        if (self.layout == "flatten_dense") != (self.channels_from is not None):
+            raise ValueError("channels_from goes with layout 'flatten_dense', and only with it")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A registered model.
+
+    ``torch`` and ``jax`` name the classes as ``"package.module:Class"`` (or are the
+    classes themselves). ``layout(options)`` lists the model's tensors for the converter;
+    ``options`` are the model's keyword options (e.g. ``num_filters``), for models whose
+    tensors depend on them. ``has_filters``: a first-layer convolution named ``conv``
+    (Flax) whose filters step 7 inspects.
+    """
+
+    name: str
+    task: str
+    torch: str | type
+    jax: str | type
+    layout: Callable[[Mapping[str, Any]], Sequence[Param]]
+    has_filters: bool = True
+    summary: str = ""
+    #: The JAX port's CPU-fast twin (``jax_impl.fast``): the same parameters, other layers.
+    fast: str | type | None = None
+    #: Small configurations (``seq_len`` and options) that tests and the parity suite build
+    #: the model at; empty means the tutorial's shape and two others (see parity_tests).
+    examples: tuple[Mapping[str, Any], ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.task not in TASKS:
+            raise ValueError(f"unknown task {self.task!r}; choose one of {TASKS}")
+
+    def params(self, options: Mapping[str, Any] | None = None) -> tuple[Param, ...]:
+        return tuple(self.layout(options or {}))
+
+
+def resolve(ref: str | type) -> type:
+    """The class that ``"package.module:Class"`` names (a class is returned as is)."""
+    if not isinstance(ref, str):
+        return ref
+    module, _, name = ref.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+MODELS: dict[str, ModelSpec] = {}
+
+
+def register(spec: ModelSpec) -> ModelSpec:
+    """Add ``spec`` to the table (replacing a spec of the same name) and return it."""
+    MODELS[spec.name] = spec
+    return spec
+
+
+def unregister(name: str) -> None:
+    MODELS.pop(name, None)
+
+
+def get(name: str) -> ModelSpec:
+    """The spec registered under ``name``; ``ValueError`` naming the choices if none."""
+    try:
+        return MODELS[name]
+    except KeyError:
+        raise ValueError(f"unknown model {name!r}; choose one of {sorted(MODELS)}") from None
+
+
+def names(task: str | None = None) -> tuple[str, ...]:
+    """Registered model names, in registration order (optionally those of one task)."""
+    return tuple(n for n, s in MODELS.items() if task is None or s.task == task)
+
+
+# --- The tutorial's models -------------------------------------------------------------
+
+
+def _linear(_: Mapping) -> list[Param]:
+    return [
+        Param("lin.weight", ("params", "lin", "kernel"), "dense"),
+        Param("lin.bias", ("params", "lin", "bias")),
+    ]
+
+
+def _cnn(conv_layout: str) -> Callable[[Mapping], list[Param]]:
+    def layout(_: Mapping) -> list[Param]:
+        return [
+            Param("conv_net.0.weight", ("params", "conv", "kernel"), conv_layout),
+            Param("conv_net.0.bias", ("params", "conv", "bias")),
+            Param(
+                "conv_net.3.weight",
+                ("params", "dense", "kernel"),
+                "flatten_dense",
+                channels_from="conv_net.0.weight",
+            ),
+            Param("conv_net.3.bias", ("params", "dense", "bias")),
+        ]
+
+    return layout
+
+
+register(
+    ModelSpec(
+        "linear",
+        "regress",
+        "reference_torch.models:DNA_Linear",
+        "jax_impl.models:DNA_Linear",
+        _linear,
+        has_filters=False,
+        summary="flatten the one-hot sequence, one linear layer (step 3)",
+    )
+)
+register(
+    ModelSpec(
+        "cnn",
+        "regress",
+        "reference_torch.models:DNA_CNN",
+        "jax_impl.models:DNA_CNN",
+        _cnn("conv1d"),
+        summary="Conv1d (32 filters of width 3), ReLU, linear layer (step 3)",
+        fast="jax_impl.fast:DNA_CNN",
+    )
+)
+register(
+    ModelSpec(
+        "cnn2d",
+        "regress",
+        "reference_torch.models:DNA_CNN2d",
+        "jax_impl.models:DNA_CNN2d",
+        _cnn("conv2d"),
+        summary="the CNN with a Conv2d spanning the four one-hot rows (footnote 1)",
+    )
+)
+register(
+    ModelSpec(
+        "classifier",
+        "classify",
+        "reference_torch.models:DNA_CNNClassifier",
+        "jax_impl.models:DNA_CNNClassifier",
+        _cnn("conv1d"),
+        summary="the CNN with one logit per class, cross-entropy (footnote 2)",
+        fast="jax_impl.fast:DNA_CNNClassifier",
+    )
+)

@@ -1,0 +1,258 @@
+"""The JAX port's CPU engineering, kept out of the lesson and chosen with ``--jax-impl fast``.
+
+The lesson (``data``, ``models``, ``train``) is textbook Flax. This module swaps three of
+its parts for faster ones with the same parameters and the same arithmetic (each is
+tested equal to the textbook part it replaces); ``train_step``, ``val_step`` and ``fit``
+run them unchanged, since they only ask a model to apply, a dataset for rows and a loader
+for an order:
+
+- **The CNN's layers** (:class:`WindowConv`, :class:`FeatureMajorDense`). XLA's CPU
+  convolution is slow at these sizes. These layers keep activations feature-major,
+  (F, P, N), so that the long batch axis is contiguous, and compute the conv as one matmul
+  over the k-wide windows; this layout trains an epoch several times faster (see
+  benchmarks/). Their parameters are ``nn.Conv``'s and ``nn.Dense``'s, so checkpoints,
+  the converter and the parity suite see no difference.
+- **The data** (:class:`SeqDatasetCodes`). Sequences stay on the device as int8 codes
+  (1 byte per base rather than 16 for a float32 one-hot row) and each batch is one-hot
+  encoded inside the compiled step, where XLA fuses it into the first layer.
+- **The shuffle** (:func:`shuffled_order`). ``jax.random.permutation`` sorts random keys,
+  and XLA's CPU sort takes longer for the tutorial's 42k rows than a whole training epoch.
+  A keyed Feistel permutation draws an equally uniform order in O(n). It is a different
+  order from the textbook one for the same key, so the two implementations train through
+  different batches (equally good, not equal, runs).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from collections.abc import Callable, Sequence
+from typing import NamedTuple
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+from flax import struct
+
+from dna_tutorial import registry
+from dna_tutorial.registry import resolve
+from dna_tutorial.sequences import encode_codes
+from dna_tutorial.spec import ALPHABET, BATCH_SIZE
+from jax_impl import data, evaluate, models
+
+# --- Layers --------------------------------------------------------------------------------
+
+
+class WindowConv(nn.Module):
+    """A 'VALID' Conv1d as one matmul over the k-wide windows: (N, L, C) -> (F, P, N).
+
+    The parameters are ``nn.Conv(F, (k,), padding="VALID")``'s, ``kernel`` (k, C, F) and
+    ``bias`` (F,); only the output layout differs: feature-major, batch last.
+    """
+
+    features: int
+    kernel_size: int
+    kernel_init: nn.initializers.Initializer = nn.initializers.lecun_normal()
+    bias_init: nn.initializers.Initializer = nn.initializers.zeros_init()
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        (n, length, channels), k = x.shape, self.kernel_size
+        kernel = self.param("kernel", self.kernel_init, (k, channels, self.features))
+        bias = self.param("bias", self.bias_init, (self.features,))
+        positions = length - k + 1
+        xt = jnp.transpose(x, (2, 1, 0))  # (C, L, N)
+        # windows[j*C + c, p, n] = x[n, p + j, c]: row j*C + c of kernel.reshape(k*C, F).
+        windows = jnp.concatenate([xt[:, j : j + positions] for j in range(k)])  # (k*C, P, N)
+        h = kernel.reshape(k * channels, self.features).T @ windows.reshape(k * channels, -1)
+        return (h + bias[:, None]).reshape(self.features, positions, n)  # (F, P, N)
+
+
+class FeatureMajorDense(nn.Module):
+    """``nn.Dense`` on feature-major activations: (F, P, N) -> (N, out).
+
+    ``kernel`` (P*F, out) and ``bias`` (out,) are exactly the parameters of ``nn.Dense``
+    applied to the length-major flatten (N, P*F); the kernel is permuted, not the data.
+    """
+
+    features: int
+    kernel_init: nn.initializers.Initializer = nn.initializers.lecun_normal()
+    bias_init: nn.initializers.Initializer = nn.initializers.zeros_init()
+
+    @nn.compact
+    def __call__(self, h: jax.Array) -> jax.Array:
+        filters, positions, n = h.shape
+        kernel = self.param("kernel", self.kernel_init, (positions * filters, self.features))
+        bias = self.param("bias", self.bias_init, (self.features,))
+        # (P*F, out) rows p*F + f -> (out, F*P) columns f*P + p, to match h's (F*P, N) rows.
+        w = kernel.reshape(positions, filters, self.features).transpose(2, 1, 0)
+        w = w.reshape(self.features, filters * positions)
+        h = h.reshape(filters * positions, n)
+        # One matrix-vector product per output: for the few outputs of these models (one
+        # score, three classes) XLA's CPU backend runs them several times faster than a
+        # single skinny (out, F*P) @ (F*P, N) matmul, whose gradients it computes slowly.
+        return jnp.stack([w[o] @ h for o in range(self.features)], axis=-1) + bias
+
+
+class DNA_CNN(models.DNA_CNN):
+    """``models.DNA_CNN`` computed by :class:`WindowConv` and :class:`FeatureMajorDense`."""
+
+    def setup(self) -> None:
+        if not 1 <= self.kernel_size <= self.seq_len:
+            raise ValueError(
+                f"kernel_size must be in 1..seq_len={self.seq_len}, got {self.kernel_size}"
+            )
+        positions = self.seq_len - self.kernel_size + 1
+        self.conv = WindowConv(
+            self.num_filters,
+            self.kernel_size,
+            **models.inits(self.weight_init, 4 * self.kernel_size),
+        )
+        self.dense = FeatureMajorDense(
+            self.out_features, **models.inits(self.weight_init, self.num_filters * positions)
+        )
+
+    def conv_activations(self, xb: jax.Array) -> jax.Array:
+        return jnp.transpose(self.conv(xb), (2, 1, 0))  # (F, P, N) -> (N, P, F)
+
+    def __call__(self, xb: jax.Array, train: bool = False) -> jax.Array:
+        return self.dense(nn.relu(self.conv(xb)))  # (F, P, N) -> (N, out_features)
+
+
+class DNA_CNNClassifier(DNA_CNN, models.DNA_CNNClassifier):
+    """``models.DNA_CNNClassifier`` computed by the fast layers."""
+
+
+def build_model(name: str, seq_len: int, **options) -> nn.Module:
+    """The registered model ``name`` with its fast layers where it has them (the registry's
+    ``fast`` entry), else the textbook model; the parameters are the same either way."""
+    textbook = models.build_model(name, seq_len, **options)
+    fast = registry.get(name).fast
+    if fast is None:
+        return textbook
+    fields = [f.name for f in dataclasses.fields(textbook) if f.name not in ("parent", "name")]
+    return resolve(fast)(**{f: getattr(textbook, f) for f in fields})
+
+
+# --- Data ------------------------------------------------------------------------------------
+
+
+def encode(seqs: Sequence[str]) -> jax.Array:
+    """Validate DNA strings and put their integer codes on the device: int8 (N, L)."""
+    return jnp.asarray(encode_codes(seqs), jnp.int8)
+
+
+def one_hot(codes: jax.Array) -> jax.Array:
+    """Integer codes (..., L) -> float32 one-hot (..., L, 4); code 4 (N) gives a zero row."""
+    return jax.nn.one_hot(codes, len(ALPHABET), dtype=jnp.float32)
+
+
+@struct.dataclass
+class SeqDatasetCodes:
+    """``data.SeqDatasetOHE`` holding int8 codes: rows are one-hot encoded when taken."""
+
+    codes: jax.Array  # (N, L) int8: 0, 1, 2, 3 for A, C, G, T; 4 for N
+    y: jax.Array
+
+    def __len__(self) -> int:
+        return self.codes.shape[0]
+
+    def __getitem__(self, idx: jax.Array) -> tuple[jax.Array, jax.Array]:
+        return one_hot(self.codes[idx]), self.y[idx]
+
+
+def _mix32(x: jax.Array) -> jax.Array:
+    # MurmurHash3's finaliser: every input bit flips each output bit with probability ~1/2.
+    x = (x ^ (x >> 16)) * jnp.uint32(0x85EBCA6B)
+    x = (x ^ (x >> 13)) * jnp.uint32(0xC2B2AE35)
+    return x ^ (x >> 16)
+
+
+def shuffled_order(key: jax.Array, n: int, rounds: int = 8) -> jax.Array:
+    """A random permutation of ``0..n-1`` drawn from ``key``: int32 (n,).
+
+    The DataLoader's ``shuffle=True``. ``jax.random.permutation`` sorts random keys, and
+    XLA's CPU sort takes longer for the tutorial's 42k rows than a whole training epoch.
+    This is a keyed Feistel network instead: an invertible map on ``[0, 2**b)`` with
+    ``2**b >= n``, applied to every index at once in O(n). Indices that land at ``n`` or
+    beyond are mapped again ("cycle walking") until they fall inside, which keeps it a
+    bijection on ``[0, n)``. Eight rounds of a full-avalanche hash make each position
+    uniformly distributed (see the tests).
+    """
+    if n < 1:
+        raise ValueError(f"cannot shuffle {n} rows")
+    half = max(1, ((n - 1).bit_length() + 1) // 2)  # bits per Feistel half
+    low = jnp.uint32((1 << half) - 1)
+    round_keys = jax.random.bits(key, (rounds,), jnp.uint32)
+
+    def encrypt(v: jax.Array) -> jax.Array:
+        left, right = v >> half, v & low
+        for r in range(rounds):
+            left, right = right, left ^ (_mix32(right ^ round_keys[r]) & low)
+        return (left << half) | right
+
+    def walk(v: jax.Array) -> jax.Array:
+        return jnp.where(v >= n, encrypt(v), v)
+
+    order = jax.lax.while_loop(
+        lambda v: (v >= n).any(), walk, encrypt(jnp.arange(n, dtype=jnp.uint32))
+    )
+    return order.astype(jnp.int32)
+
+
+@struct.dataclass
+class DataLoader(data.DataLoader):
+    """``data.DataLoader`` shuffling with :func:`shuffled_order`."""
+
+    def order(self, key: jax.Array | None) -> jax.Array:
+        n = len(self.dataset)
+        return shuffled_order(key, n) if self.shuffle else jnp.arange(n)
+
+
+def build_dataloaders(
+    train_ds: SeqDatasetCodes,
+    val_ds: SeqDatasetCodes,
+    batch_size: int = BATCH_SIZE,
+    shuffle: bool = True,
+) -> tuple[DataLoader, DataLoader]:
+    """``data.build_dataloaders`` with the fast loader."""
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size}")
+    return DataLoader(train_ds, batch_size, shuffle), DataLoader(val_ds, batch_size)
+
+
+@functools.partial(jax.jit, static_argnames=("model", "batch_size"))
+def predict_codes(model: nn.Module, variables, codes: jax.Array, batch_size: int = 8192):
+    """Model outputs for integer-coded sequences (N, L): float32 (N, out_features).
+
+    Rows are one-hot encoded batch by batch inside one compiled ``lax.map``; the last
+    batch is padded with row 0 and the padding's outputs dropped.
+    """
+    n = codes.shape[0]
+    num = -(-n // batch_size)
+    idx = jnp.arange(num * batch_size).reshape(num, batch_size) % n
+    outs = jax.lax.map(lambda rows: model.apply(variables, one_hot(codes[rows])), idx)
+    return outs.reshape(-1, outs.shape[-1])[:n]
+
+
+class Impl(NamedTuple):
+    """What ``--jax-impl`` chooses: how sequences become a dataset, the models, the loaders
+    and batched prediction. Every function of the lesson's ``train`` runs either."""
+
+    encode: Callable  # list of sequences -> the dataset's x (one-hot, or int8 codes)
+    dataset: type
+    build_model: Callable
+    build_dataloaders: Callable
+    predict: Callable  # (model, variables, x) -> (N, out) outputs
+
+
+IMPLS = {
+    "textbook": Impl(
+        data.one_hot_encode,
+        data.SeqDatasetOHE,
+        models.build_model,
+        data.build_dataloaders,
+        evaluate.predict,
+    ),
+    "fast": Impl(encode, SeqDatasetCodes, build_model, build_dataloaders, predict_codes),
+}

@@ -1,0 +1,155 @@
+"""``jax_impl.fast`` equals the textbook lesson it replaces: the CNN's layers, the int8
+dataset, the Feistel shuffle and a whole epoch, within the parity tolerances."""
+
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from dna_tutorial.recipe import tutorial_split
+from dna_tutorial.sequences import kmers
+from jax_impl import fast
+from jax_impl.data import (
+    DataLoader,
+    SeqDatasetOHE,
+    one_hot_encode,
+    quick_split,
+    score_seqs,
+)
+from jax_impl.evaluate import predict
+from jax_impl.models import build_model
+from jax_impl.train import create_train_state, loss_batch, train_step, val_step
+from parity_tests.tolerances import EPOCH, FORWARD, GRADIENT
+
+
+def _close(a, b, tol):
+    chex.assert_trees_all_close(a, b, rtol=tol.rtol, atol=tol.atol)
+
+
+def _variables(seq_len, filters, k, name="cnn"):
+    model = build_model(name, seq_len, num_filters=filters, kernel_size=k)
+    return model.init(jax.random.key(0), jnp.zeros((1, seq_len, 4)))
+
+
+@pytest.mark.parametrize("name", ["cnn", "classifier"])
+@pytest.mark.parametrize(("seq_len", "filters", "k"), [(8, 32, 3), (15, 7, 5)])
+def test_fast_layers_equal_nn_conv_and_dense(name, seq_len, filters, k):
+    textbook = build_model(name, seq_len, num_filters=filters, kernel_size=k)
+    quick = fast.build_model(name, seq_len, num_filters=filters, kernel_size=k)
+    assert type(quick).__module__ == "jax_impl.fast" and isinstance(quick, type(textbook))
+    variables = _variables(seq_len, filters, k, name)
+    assert jax.tree.map(jnp.shape, quick.init(jax.random.key(0), jnp.zeros((1, seq_len, 4)))) == (
+        jax.tree.map(jnp.shape, variables)
+    )
+    x = jax.random.normal(jax.random.key(1), (9, seq_len, 4))  # not only one-hot inputs
+    _close(quick.apply(variables, x), textbook.apply(variables, x), FORWARD)
+    _close(
+        quick.apply(variables, x, method="conv_activations"),
+        textbook.apply(variables, x, method="conv_activations"),
+        FORWARD,
+    )
+
+    def grads(model):
+        return jax.grad(lambda v: jnp.sum(model.apply(v, x) ** 2))(variables)
+
+    _close(grads(quick), grads(textbook), GRADIENT)
+
+
+def test_models_without_fast_layers_stay_textbook():
+    assert type(fast.build_model("linear", 8)) is type(build_model("linear", 8))
+    assert type(fast.build_model("cnn2d", 8)) is type(build_model("cnn2d", 8))
+
+
+def test_the_codes_dataset_gives_the_one_hot_rows():
+    seqs = ["ACGTN", "TTGCA", "AAAAA"]
+    codes = fast.SeqDatasetCodes(fast.encode(seqs), jnp.arange(3.0)[:, None])
+    ohe = SeqDatasetOHE(one_hot_encode(seqs), jnp.arange(3.0)[:, None])
+    idx = jnp.array([2, 0])
+    assert fast.encode(seqs).dtype == jnp.int8
+    chex.assert_trees_all_equal(codes[idx], ohe[idx])
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 17, 1000, 41_942])
+def test_shuffled_order_is_a_permutation(n):
+    order = np.asarray(fast.shuffled_order(jax.random.key(0), n))
+    assert order.dtype == np.int32
+    np.testing.assert_array_equal(np.sort(order), np.arange(n))
+
+
+def test_shuffled_order_is_deterministic_per_key_and_varies_across_keys():
+    a = np.asarray(fast.shuffled_order(jax.random.key(1), 500))
+    b = np.asarray(fast.shuffled_order(jax.random.key(1), 500))
+    c = np.asarray(fast.shuffled_order(jax.random.key(2), 500))
+    np.testing.assert_array_equal(a, b)
+    assert (a != c).mean() > 0.9
+
+
+@pytest.mark.parametrize("n", [5, 12])
+def test_shuffled_order_puts_every_item_everywhere_uniformly(n):
+    draws = 20_000
+    orders = np.asarray(
+        jax.vmap(lambda k: fast.shuffled_order(k, n))(jax.random.split(jax.random.key(3), draws))
+    )
+    counts = np.stack([np.bincount(orders[:, pos], minlength=n) for pos in range(n)])
+    expected = draws / n
+    chi2 = ((counts - expected) ** 2 / expected).sum()
+    dof = (n - 1) ** 2
+    # chi-square with dof degrees of freedom: mean dof, sd sqrt(2 dof); allow 5 sd
+    assert chi2 < dof + 5 * np.sqrt(2 * dof)
+
+
+def test_shuffled_order_refuses_empty():
+    with pytest.raises(ValueError, match="cannot shuffle 0 rows"):
+        fast.shuffled_order(jax.random.key(0), 0)
+
+
+def test_the_fast_loader_shuffles_with_feistel_and_keeps_the_batches_shape():
+    data = fast.SeqDatasetCodes(fast.encode(kmers(3)), jnp.zeros((64, 1)))
+    train_dl, val_dl = fast.build_dataloaders(data, data, batch_size=10)
+    key = jax.random.key(4)
+    batches = train_dl.batches(key)
+    np.testing.assert_array_equal(
+        np.concatenate([np.ravel(batches.full), batches.rest]), fast.shuffled_order(key, 64)
+    )
+    assert batches.full.shape == (6, 10) and batches.rest.shape == (4,)
+    np.testing.assert_array_equal(np.ravel(val_dl.batches().full), np.arange(60))
+
+
+def test_one_fast_epoch_equals_one_textbook_epoch_on_the_same_batches():
+    seqs = kmers(6)
+    y = score_seqs(seqs)[:, None]
+    split = tutorial_split(len(seqs), seed=17)
+    train, val, _ = quick_split(SeqDatasetOHE(one_hot_encode(seqs), y), split)
+    ftrain, fval, _ = quick_split(fast.SeqDatasetCodes(fast.encode(seqs), y), split)
+    textbook, quick = build_model("cnn", 6), fast.build_model("cnn", 6)
+    state = create_train_state(textbook, jax.random.key(0), train.x[:1])
+    fstate = state.replace(apply_fn=quick.apply)
+    key = jax.random.key(1)
+    a, loss_a = train_step(state, DataLoader(train, 64), key)  # unshuffled: the same batches
+    b, loss_b = train_step(fstate, fast.DataLoader(ftrain, 64), key)
+    _close(b.params, a.params, EPOCH)
+    _close(loss_b, loss_a, EPOCH)
+    _close(val_step(b, fast.DataLoader(fval, 64)), val_step(a, DataLoader(val, 64)), EPOCH)
+
+
+def test_predict_codes_equals_predict_on_one_hot():
+    model = fast.build_model("cnn", 8)
+    variables = _variables(8, 32, 3)
+    seqs = kmers(8)[:1000:7]
+    _close(
+        fast.predict_codes(model, variables, fast.encode(seqs), batch_size=50),
+        predict(build_model("cnn", 8), variables, one_hot_encode(seqs)),
+        FORWARD,
+    )
+
+
+def test_both_implementations_are_offered_under_their_names():
+    assert set(fast.IMPLS) == {"textbook", "fast"}
+    for impl in fast.IMPLS.values():
+        data = impl.dataset(impl.encode(["ACGT", "TTTT"]), jnp.zeros((2, 1)))
+        train_dl, _ = impl.build_dataloaders(data, data, 2)
+        xb, _ = train_dl.batch(jnp.arange(2))
+        assert xb.shape == (2, 4, 4) and xb.dtype == jnp.float32
+        state = create_train_state(impl.build_model("cnn", 4), jax.random.key(0), xb)
+        assert loss_batch(state, xb, jnp.zeros((2, 1)))[1].shape == ()

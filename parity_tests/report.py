@@ -1,0 +1,64 @@
+"""``dna-tutorial parity``: run the suite, print the table, write ``parity-<device>.{json,md}``.
+
+The files go into ``--out`` beside whatever else it holds (``parity_tests/results/``
+collects the CPU and GPU tables); a file of the same name is replaced only if this project
+wrote it (see :func:`dna_tutorial.files.updated_directory`).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from dna_tutorial import provenance
+from dna_tutorial.files import json_text, updated_directory
+from parity_tests.harness import markdown_table, run_parity, text_table
+from parity_tests.registry import CASES, TUTORIAL_CASES
+
+
+def precision(device: str) -> str:
+    if device == "cuda":
+        return "TF32 off in torch (matmul and cuDNN); JAX default matmul precision 'highest'"
+    return "float32 on CPU"
+
+
+def run_and_write(device: str, out: Path, quick: bool = False, jax_impl: str = "fast") -> int:
+    """Run the parity suite on ``device`` and write its table; 1 if a quantity is off."""
+    names = [f"parity-{device}.json", f"parity-{device}.md"]
+    with updated_directory(out, names) as stage:  # checked before the minutes of work
+        start = time.perf_counter()
+        rows = run_parity(
+            device, TUTORIAL_CASES if quick else CASES, training=not quick, impl=jax_impl
+        )
+        failed = [r for r in rows if not r.passed]
+        summary = (
+            f"{len(rows) - len(failed)} of {len(rows)} quantities within tolerance; "
+            f"device {device} ({precision(device)}); JAX implementation {jax_impl}; "
+            f"{time.perf_counter() - start:.0f} s"
+        )
+        print(text_table(rows))
+        print(summary)
+        info = provenance.run_info()
+        command = f"dna-tutorial parity --device {device}" + (" --quick" if quick else "")
+        if jax_impl != "fast":
+            command += f" --jax-impl {jax_impl}"
+        (stage / names[0]).write_text(
+            json_text(
+                {
+                    "command": command,
+                    "device": device,
+                    "precision": precision(device),
+                    "jax_impl": jax_impl,
+                    "run": info,
+                    "passed": not failed,
+                    "rows": [r.as_dict() for r in rows],
+                }
+            )
+        )
+        versions = ", ".join(f"{k} {v}" for k, v in info["versions"].items())
+        (stage / names[1]).write_text(
+            f"# Parity: PyTorch vs JAX\n\n`{command}` at commit {info['git_commit']}\n\n"
+            f"{summary}\n\n{versions}\n\n{markdown_table(rows)}\n"
+        )
+    print(f"written: {', '.join(str(Path(out) / n) for n in names)}")
+    return 1 if failed else 0
