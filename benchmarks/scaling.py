@@ -36,8 +36,10 @@ def jax_worker(devices: int, device: str, repeats: int) -> dict:
     import jax
     import jax.numpy as jnp
     import optax
+    import pandas as pd
 
     from benchmarks.strategies import dataset
+    from dna_tutorial.sequences import decode_codes
     from jax_impl import fast, scale
     from jax_impl.train import create_train_state, train_step
 
@@ -46,12 +48,11 @@ def jax_worker(devices: int, device: str, repeats: int) -> dict:
     if jax.devices()[0].platform != platform:
         raise RuntimeError(f"JAX sees no {platform} devices")
     mesh = scale.make_mesh(devices)
-    data = fast.SeqDatasetCodes(jnp.asarray(codes, jnp.int8), jnp.asarray(scores)[:, None])
-    loader, _ = fast.build_dataloaders(data, data, DP_BATCH)
+    df = pd.DataFrame({"seq": decode_codes(codes), "score": scores})
+    loader, _ = fast.build_dataloaders(df, df.iloc[:1], batch_size=DP_BATCH)
     model = fast.build_model("cnn", DP_SEQ_LEN)
-    state = create_train_state(
-        model, jax.random.key(0), loader.batch(jnp.arange(1))[0], optax.sgd(0.01)
-    )
+    xb, _ = loader.batch(jnp.arange(1))
+    state = create_train_state(model, jax.random.key(0), xb, optax.sgd(0.01))
     state, (loader,) = scale.data_parallel(state, [loader], mesh)
     box = [state]
 

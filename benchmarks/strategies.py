@@ -212,10 +212,9 @@ def _jax_setup(w: Workload, device: str, impl: str = "fast"):
         raise Skip(f"no JAX {platform} device") from err
     codes, scores = dataset(w.seq_len, w.num_seqs)
     chosen = IMPLS[impl]
-    x = chosen.encode(decode_codes(codes))
-    data = chosen.dataset(x, jnp.asarray(scores)[:, None])
-    loader, _ = chosen.build_dataloaders(data, data, w.batch_size)
-    loader = jax.device_put(loader, jax_device)
+    df = pd.DataFrame({"seq": decode_codes(codes), "score": scores})
+    with jax.default_device(jax_device):
+        loader, _ = chosen.build_dataloaders(df, df.iloc[:1], batch_size=w.batch_size)
     return loader, chosen.build_model(w.model, w.seq_len), jax_device
 
 

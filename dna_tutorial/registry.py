@@ -56,8 +56,8 @@ class ModelSpec:
     ``torch`` and ``jax`` name the classes as ``"package.module:Class"`` (or are the
     classes themselves). ``layout(options)`` lists the model's tensors for the converter;
     ``options`` are the model's keyword options (e.g. ``num_filters``), for models whose
-    tensors depend on them. ``has_filters``: a first-layer convolution named ``conv``
-    (Flax) whose filters step 7 inspects.
+    tensors depend on them. ``has_filters``: a first-layer convolution whose filters step 7
+    inspects (the Flax model then has a ``conv_activations`` method).
     """
 
     name: str
@@ -126,17 +126,18 @@ def _linear(_: Mapping) -> list[Param]:
 
 
 def _cnn(conv_layout: str) -> Callable[[Mapping], list[Param]]:
+    # torch's nn.Sequential numbers its layers conv_net.0..3; Flax's names them layers_0..3.
     def layout(_: Mapping) -> list[Param]:
         return [
-            Param("conv_net.0.weight", ("params", "conv", "kernel"), conv_layout),
-            Param("conv_net.0.bias", ("params", "conv", "bias")),
+            Param("conv_net.0.weight", ("params", "conv_net", "layers_0", "kernel"), conv_layout),
+            Param("conv_net.0.bias", ("params", "conv_net", "layers_0", "bias")),
             Param(
                 "conv_net.3.weight",
-                ("params", "dense", "kernel"),
+                ("params", "conv_net", "layers_3", "kernel"),
                 "flatten_dense",
                 channels_from="conv_net.0.weight",
             ),
-            Param("conv_net.3.bias", ("params", "dense", "bias")),
+            Param("conv_net.3.bias", ("params", "conv_net", "layers_3", "bias")),
         ]
 
     return layout

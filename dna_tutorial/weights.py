@@ -21,7 +21,9 @@ def save_weights(
     path: str | Path, arrays: Mapping[str, np.ndarray], metadata: Mapping[str, str] | None = None
 ) -> Path:
     """Write ``{name: float32 array}`` (torch layout) and string metadata, atomically."""
-    tensors = {name: np.asarray(array, order="C") for name, array in arrays.items()}  # 0-d stays 0-d
+    tensors = {
+        name: np.asarray(array, order="C") for name, array in arrays.items()
+    }  # 0-d stays 0-d
     meta = {str(k): str(v) for k, v in (metadata or {}).items()}
     return atomic_write_bytes(path, _save_bytes(tensors, metadata=meta))
 

@@ -13,9 +13,11 @@ its axes differ, is the model's layout in the registry (:class:`dna_tutorial.reg
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
+import jax
 import numpy as np
 
 from dna_tutorial import registry
@@ -114,3 +116,33 @@ def _expect(state: Arrays, keys: list[str], model: str) -> None:
             f"state_dict does not fit model {model!r}: missing {sorted(missing)}, "
             f"unexpected {sorted(extra)}"
         )
+
+
+def torch_init(params, key: jax.Array):
+    """``params`` redrawn as PyTorch initialises its layers: every kernel and its bias
+    uniform in +-1/sqrt(fan_in), fan_in being the kernel's inputs per output.
+
+    Flax's defaults (LeCun normal kernels, zero biases) train differently; with torch's
+    draws the JAX port's training is statistically comparable to the reference
+    (``--jax-init torch``, the default). Other parameters (BatchNorm's) are kept.
+    """
+
+    def redraw(tree, key):
+        if not isinstance(tree, dict):
+            return tree
+        if "kernel" in tree:
+            kernel = tree["kernel"]
+            bound = 1.0 / math.sqrt(math.prod(kernel.shape[:-1]))
+            k1, k2 = jax.random.split(key)
+            tree = {
+                **tree,
+                "kernel": jax.random.uniform(k1, kernel.shape, kernel.dtype, -bound, bound),
+            }
+            if "bias" in tree:
+                bias = tree["bias"]
+                tree["bias"] = jax.random.uniform(k2, bias.shape, bias.dtype, -bound, bound)
+            return tree
+        keys = jax.random.split(key, max(len(tree), 1))
+        return {name: redraw(sub, k) for (name, sub), k in zip(sorted(tree.items()), keys)}
+
+    return redraw(params, key)

@@ -50,7 +50,7 @@ def quick_seq_pred(models: Mapping[str, tuple[nn.Module, dict]]) -> pd.DataFrame
     """
     rows = [(group, seq) for group, seqs in SPOT_CHECKS.items() for seq in seqs]
     table = pd.DataFrame(rows, columns=["group", "seq"])
-    table["actual"] = np.asarray(score_seqs(list(table["seq"])))
+    table["actual"] = score_seqs(list(table["seq"]))["score"].values
     for name, (model, variables) in models.items():
         table[name] = predict_seqs(model, variables, list(table["seq"]))[:, 0]
     return table

@@ -32,6 +32,8 @@ from typing import NamedTuple
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import numpy as np
+import pandas as pd
 from flax import struct
 
 from dna_tutorial import registry
@@ -95,28 +97,25 @@ class FeatureMajorDense(nn.Module):
 
 
 class DNA_CNN(models.DNA_CNN):
-    """``models.DNA_CNN`` computed by :class:`WindowConv` and :class:`FeatureMajorDense`."""
+    """``models.DNA_CNN`` computed by :class:`WindowConv` and :class:`FeatureMajorDense`.
+
+    The layers keep the textbook's names (``conv_net/layers_0`` and ``layers_3``; the
+    flatten is the dense layer's own, so position 2 passes its input through)."""
 
     def setup(self) -> None:
         if not 1 <= self.kernel_size <= self.seq_len:
             raise ValueError(
                 f"kernel_size must be in 1..seq_len={self.seq_len}, got {self.kernel_size}"
             )
-        positions = self.seq_len - self.kernel_size + 1
-        self.conv = WindowConv(
-            self.num_filters,
-            self.kernel_size,
-            **models.inits(self.weight_init, 4 * self.kernel_size),
-        )
-        self.dense = FeatureMajorDense(
-            self.out_features, **models.inits(self.weight_init, self.num_filters * positions)
-        )
+        self.conv_net = nn.Sequential([
+            WindowConv(self.num_filters, self.kernel_size),  # (F, P, N)
+            nn.relu,
+            lambda h: h,
+            FeatureMajorDense(self.out_features),  # (N, out_features)
+        ])  # fmt: skip
 
     def conv_activations(self, xb: jax.Array) -> jax.Array:
-        return jnp.transpose(self.conv(xb), (2, 1, 0))  # (F, P, N) -> (N, P, F)
-
-    def __call__(self, xb: jax.Array, train: bool = False) -> jax.Array:
-        return self.dense(nn.relu(self.conv(xb)))  # (F, P, N) -> (N, out_features)
+        return jnp.transpose(self.conv_net.layers[0](xb), (2, 1, 0))  # (N, P, F)
 
 
 class DNA_CNNClassifier(DNA_CNN, models.DNA_CNNClassifier):
@@ -147,18 +146,28 @@ def one_hot(codes: jax.Array) -> jax.Array:
     return jax.nn.one_hot(codes, len(ALPHABET), dtype=jnp.float32)
 
 
-@struct.dataclass
+@jax.tree_util.register_pytree_node_class
 class SeqDatasetCodes:
     """``data.SeqDatasetOHE`` holding int8 codes: rows are one-hot encoded when taken."""
 
-    codes: jax.Array  # (N, L) int8: 0, 1, 2, 3 for A, C, G, T; 4 for N
-    y: jax.Array
+    def __init__(self, df: pd.DataFrame, seq_col: str = "seq", target_col: str = "score"):
+        self.codes = encode(list(df[seq_col].values))  # (N, L) int8: 0-3 for ACGT, 4 for N
+        self.labels = data.targets_array(df[target_col].to_numpy())
 
     def __len__(self) -> int:
-        return self.codes.shape[0]
+        return len(self.codes)
 
     def __getitem__(self, idx: jax.Array) -> tuple[jax.Array, jax.Array]:
-        return one_hot(self.codes[idx]), self.y[idx]
+        return one_hot(self.codes[idx]), self.labels[idx]
+
+    def tree_flatten(self):
+        return (self.codes, self.labels), None
+
+    @classmethod
+    def tree_unflatten(cls, _, children):
+        dataset = object.__new__(cls)
+        dataset.codes, dataset.labels = children
+        return dataset
 
 
 def _mix32(x: jax.Array) -> jax.Array:
@@ -210,14 +219,18 @@ class DataLoader(data.DataLoader):
 
 
 def build_dataloaders(
-    train_ds: SeqDatasetCodes,
-    val_ds: SeqDatasetCodes,
+    train_df: pd.DataFrame,
+    val_df: pd.DataFrame,
+    seq_col: str = "seq",
+    target_col: str = "score",
     batch_size: int = BATCH_SIZE,
     shuffle: bool = True,
 ) -> tuple[DataLoader, DataLoader]:
-    """``data.build_dataloaders`` with the fast loader."""
+    """``data.build_dataloaders`` with int8 datasets and the Feistel shuffle."""
     if batch_size < 1:
         raise ValueError(f"batch_size must be a positive integer, got {batch_size}")
+    train_ds = SeqDatasetCodes(train_df, seq_col=seq_col, target_col=target_col)
+    val_ds = SeqDatasetCodes(val_df, seq_col=seq_col, target_col=target_col)
     return DataLoader(train_ds, batch_size, shuffle), DataLoader(val_ds, batch_size)
 
 
@@ -235,24 +248,21 @@ def predict_codes(model: nn.Module, variables, codes: jax.Array, batch_size: int
     return outs.reshape(-1, outs.shape[-1])[:n]
 
 
-class Impl(NamedTuple):
-    """What ``--jax-impl`` chooses: how sequences become a dataset, the models, the loaders
-    and batched prediction. Every function of the lesson's ``train`` runs either."""
+def predict_seqs(model: nn.Module, variables, seqs: Sequence[str], batch_size: int = 8192):
+    """``evaluate.predict_seqs`` from int8 codes: float32 array (N, out_features)."""
+    return np.asarray(predict_codes(model, variables, encode(seqs), batch_size))
 
-    encode: Callable  # list of sequences -> the dataset's x (one-hot, or int8 codes)
-    dataset: type
+
+class Impl(NamedTuple):
+    """What ``--jax-impl`` chooses: the models, the loaders and batched prediction, with the
+    lesson's signatures. Every function of the lesson's ``train`` runs either."""
+
     build_model: Callable
     build_dataloaders: Callable
-    predict: Callable  # (model, variables, x) -> (N, out) outputs
+    predict_seqs: Callable
 
 
 IMPLS = {
-    "textbook": Impl(
-        data.one_hot_encode,
-        data.SeqDatasetOHE,
-        models.build_model,
-        data.build_dataloaders,
-        evaluate.predict,
-    ),
-    "fast": Impl(encode, SeqDatasetCodes, build_model, build_dataloaders, predict_codes),
+    "textbook": Impl(models.build_model, data.build_dataloaders, evaluate.predict_seqs),
+    "fast": Impl(build_model, build_dataloaders, predict_seqs),
 }

@@ -95,7 +95,8 @@ def fit_ensemble(
 
 @jax.jit
 def _batch_step(state: TrainState, train_dl: DataLoader, idx: jax.Array, key: jax.Array):
-    return loss_batch(state, *train_dl.batch(idx), step=True, key=key)
+    step_key = jax.random.fold_in(key, state.step)
+    return loss_batch(state, *train_dl.batch(idx), step=True, key=step_key)
 
 
 def train_step_stepwise(
@@ -105,14 +106,12 @@ def train_step_stepwise(
 
     The same batches, keys and arithmetic as the compiled epoch."""
     shuffle_key, dropout_key = jax.random.split(key)
-    batches = jax.jit(lambda dl, k: dl.batches(k))(train_dl, shuffle_key)
-    keys = jax.random.split(dropout_key, len(batches.full) + 1)
-    work = [*zip(batches.full, keys[1:])] + ([(batches.rest, keys[0])] if len(batches.rest) else [])
     losses, sizes = [], []
-    for idx, step_key in work:
-        state, loss, n = _batch_step(state, train_dl, idx, step_key)
-        losses.append(loss)
-        sizes.append(n)
+    for batches in jax.jit(lambda dl, k: dl.batches(k))(train_dl, shuffle_key):
+        for idx in batches:
+            state, loss, n = _batch_step(state, train_dl, idx, dropout_key)
+            losses.append(loss)
+            sizes.append(n)
     return state, jnp.sum(jnp.stack(losses) * jnp.array(sizes)) / sum(sizes)
 
 

@@ -1,9 +1,8 @@
-"""Step 4 in JAX: the notebook's training stack as pure functions.
+"""Step 4 in JAX: the notebook's training stack.
 
-``run_model -> fit -> train_step / val_step -> loss_batch``: the same names as in the
-reference, but nothing is updated in place. The model's parameters, the optimiser's state
-and any other model state travel in one ``TrainState`` that every function takes and
-returns; randomness comes from explicit keys; an epoch is one compiled ``lax.scan``.
+``run_model -> fit -> train_step / val_step -> loss_batch``: pure functions that take the
+state (the model's variables, the optimiser's state) and return a new one, randomness
+drawn from explicit keys, and each epoch's loop over batches compiled with ``lax.scan``.
 """
 
 from __future__ import annotations
@@ -29,28 +28,26 @@ from jax_impl.data import DataLoader
 LossFn = Callable[[jax.Array, jax.Array], jax.Array]
 
 
-def mse_loss(pred: jax.Array, y: jax.Array) -> jax.Array:
+def mse_loss(pred: jax.Array, yb: jax.Array) -> jax.Array:
     """Mean squared error of (B, 1) predictions and targets: torch's ``nn.MSELoss()``."""
-    return jnp.mean((pred - y) ** 2)
+    return jnp.mean((pred - yb) ** 2)
 
 
-def cross_entropy_loss(logits: jax.Array, y: jax.Array) -> jax.Array:
+def cross_entropy_loss(logits: jax.Array, yb: jax.Array) -> jax.Array:
     """Mean cross-entropy of (B, C) logits and (B,) labels: ``nn.CrossEntropyLoss()``."""
-    return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
+    return optax.softmax_cross_entropy_with_integer_labels(logits, yb).mean()
 
 
 class TrainState(train_state.TrainState):
-    """Flax's TrainState (step, params, optimiser and its state) plus the model's other
-    variables (BatchNorm statistics, if it has any) and the loss function: everything a
-    step needs, passed in and returned. The reference keeps the same inside its model and
-    optimiser objects."""
+    """What the reference keeps inside its model and optimiser objects, as one value:
+    Flax's TrainState (step, params, optimiser and its state), the model's other variables
+    (BatchNorm statistics, if it has any) and the loss."""
 
     batch_stats: Any
     loss_fn: LossFn = struct.field(pytree_node=False, default=mse_loss)
 
     @property
     def variables(self) -> dict:
-        """What ``model.apply`` takes: the parameters and the other collections."""
         return {"params": self.params, "batch_stats": self.batch_stats}
 
 
@@ -65,20 +62,17 @@ class History:
 
 
 def create_train_state(
-    model: nn.Module,
-    key: jax.Array,
-    xb: jax.Array,
-    tx: optax.GradientTransformation | None = None,
-    loss_fn: LossFn = mse_loss,
+    model: nn.Module, key: jax.Array, xb: jax.Array, tx=None, loss_fn: LossFn = mse_loss
 ) -> TrainState:
     """Initialise ``model`` from ``key`` (shapes from an example batch ``xb``) and pair it
     with an optimiser: the notebook's ``SGD(lr=0.01)`` unless ``tx`` is given."""
     variables = model.init(key, xb)
+    tx = tx if tx is not None else optax.sgd(LEARNING_RATE)
     return TrainState.create(
         apply_fn=model.apply,
         params=variables["params"],
         batch_stats=variables.get("batch_stats", {}),
-        tx=tx if tx is not None else optax.sgd(LEARNING_RATE),
+        tx=tx,
         loss_fn=loss_fn,
     )
 
@@ -92,30 +86,25 @@ def loss_batch(
 ) -> tuple[TrainState, jax.Array, int]:
     """Loss of one batch, and an optimiser step when ``step``: (state, loss, batch size).
 
-    The reference steps the optimiser object it is handed, in place; here the optimiser
-    lives in ``state`` and a step returns a new state. ``key`` drives dropout, if any.
-    """
+    ``key`` draws the batch's dropout masks, if the model has dropout."""
 
     def loss_of(params):
-        pred, updates = state.apply_fn(
-            {"params": params, "batch_stats": state.batch_stats},
-            xb,
-            train=step,
-            rngs=None if key is None else {"dropout": key},
-            mutable=["batch_stats"],
-        )
-        return state.loss_fn(pred, yb), updates["batch_stats"]
+        variables = {"params": params, "batch_stats": state.batch_stats}
+        rngs = None if key is None else {"dropout": key}
+        pred, new = state.apply_fn(variables, xb, train=step, rngs=rngs, mutable="batch_stats")
+        return state.loss_fn(pred, yb), new["batch_stats"]
 
     if not step:
-        loss, _ = loss_of(state.params)
-        return state, loss, len(xb)
+        return state, loss_of(state.params)[0], len(xb)
     (loss, batch_stats), grads = jax.value_and_grad(loss_of, has_aux=True)(state.params)
     return state.apply_gradients(grads=grads, batch_stats=batch_stats), loss, len(xb)
 
 
-def _weighted_mean(losses: jax.Array, sizes: jax.Array) -> jax.Array:
+def _weighted_mean(losses: list[jax.Array], sizes: list[jax.Array]) -> jax.Array:
     # The epoch loss weights each batch mean by its size, so a short last batch counts less.
-    return jnp.sum(losses * sizes) / jnp.sum(sizes)
+    return jnp.sum(jnp.concatenate(losses) * jnp.concatenate(sizes)) / jnp.sum(
+        jnp.concatenate(sizes)
+    )
 
 
 @jax.jit
@@ -123,41 +112,35 @@ def train_step(
     state: TrainState, train_dl: DataLoader, key: jax.Array
 ) -> tuple[TrainState, jax.Array]:
     """One epoch of optimisation over ``train_dl``; returns the new state and the
-    size-weighted mean loss.
-
-    ``key`` shuffles the epoch and gives every batch its own dropout key. The loop over
-    batches is a ``lax.scan``, which compiles with the step inside it into one XLA loop;
-    the short last batch has another shape, so it runs after the loop.
-    """
+    size-weighted mean loss. ``key`` shuffles the epoch and keys each step's dropout."""
     shuffle_key, dropout_key = jax.random.split(key)
-    batches = train_dl.batches(shuffle_key)
-    keys = jax.random.split(dropout_key, len(batches.full) + 1)
 
-    def batch_step(state, inputs):
-        idx, step_key = inputs
+    def batch_step(state, idx):  # one optimiser step; lax.scan loops it over the batches
+        step_key = jax.random.fold_in(dropout_key, state.step)
         state, loss, n = loss_batch(state, *train_dl.batch(idx), step=True, key=step_key)
         return state, (loss, n)
 
-    state, (losses, sizes) = jax.lax.scan(batch_step, state, (batches.full, keys[1:]))
-    if len(batches.rest):
-        state, (loss, n) = batch_step(state, (batches.rest, keys[0]))
-        losses, sizes = jnp.append(losses, loss), jnp.append(sizes, n)
+    losses, sizes = [], []
+    for batches in train_dl.batches(shuffle_key):  # the full batches, then the short last one
+        state, (loss, n) = jax.lax.scan(batch_step, state, batches)
+        losses.append(loss)
+        sizes.append(n)
     return state, _weighted_mean(losses, sizes)
 
 
 @jax.jit
 def val_step(state: TrainState, val_dl: DataLoader) -> jax.Array:
-    """The size-weighted mean loss over ``val_dl``; no gradients are ever taken here."""
-    batches = val_dl.batches()
+    """The size-weighted mean loss over ``val_dl``, without gradients."""
 
     def batch_loss(idx):
         _, loss, n = loss_batch(state, *val_dl.batch(idx))
         return loss, n
 
-    losses, sizes = jax.lax.map(batch_loss, batches.full)
-    if len(batches.rest):
-        loss, n = batch_loss(batches.rest)
-        losses, sizes = jnp.append(losses, loss), jnp.append(sizes, n)
+    losses, sizes = [], []
+    for batches in val_dl.batches():
+        loss, n = jax.lax.map(batch_loss, batches)
+        losses.append(loss)
+        sizes.append(n)
     return _weighted_mean(losses, sizes)
 
 
@@ -179,14 +162,14 @@ def fit(
     when ``verbose``; shows a progress bar when ``progress``.
 
     ``history`` continues an earlier run (its epochs count towards ``epochs``);
-    ``on_epoch_end(epoch, state, history)`` runs after each epoch, e.g. to save a
-    checkpoint. Epoch e draws from ``fold_in(key, e)``: a resumed run draws the same.
+    ``on_epoch_end(epoch, state, history)`` runs after each epoch, e.g. to save a checkpoint.
+    Epoch e draws from ``fold_in(key, e)``, so a resumed run draws what it would have.
 
     Raises
     ------
     NonFiniteLossError
         If a train or validation loss is NaN or infinite. Its ``last_good`` is the state
-        before that epoch: nothing was changed in place, so there is nothing to undo.
+        of the last epoch with finite losses: nothing was changed in place, nothing undone.
     """
     if epochs < 0 or patience < 1:
         raise ValueError(f"need epochs >= 0 and patience >= 1, got {epochs} and {patience}")
@@ -240,9 +223,8 @@ def run_model(
 ) -> tuple[TrainState, History]:
     """The notebook's entry point: SGD(lr) and MSE unless given, then :func:`fit`.
 
-    ``key`` (from ``set_seed``) is split into the initialisation key and the shuffle key.
-    """
+    ``key`` (from ``set_seed``) splits into the initialisation key and the shuffle key."""
     init_key, shuffle_key = jax.random.split(key)
-    xb, _ = train_dl.batch(jnp.arange(1))  # one row: the shapes to initialise with
+    xb, _ = train_dl.batch(jnp.arange(1))  # one row: the shapes to initialise
     state = create_train_state(model, init_key, xb, tx or optax.sgd(lr), loss_fn)
     return fit(epochs, state, train_dl, val_dl, shuffle_key, **fit_kwargs)

@@ -9,6 +9,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+import pandas as pd
 
 from dna_tutorial import registry
 from dna_tutorial.checkpoint import latest_snapshot, model_dir, model_meta
@@ -17,9 +18,11 @@ from dna_tutorial.dataset import TutorialData
 from dna_tutorial.errors import DeviceUnavailableError
 from dna_tutorial.recipe import sample_seqs, score_classes
 from dna_tutorial.results import FilterResult, ModelResult, PortResult
+from dna_tutorial.sequences import encode_codes
 from dna_tutorial.spec import KMER_LENGTH
-from jax_impl import checkpoint, fast, scale
-from jax_impl.data import quick_split, score_codes, set_seed
+from jax_impl import checkpoint, scale
+from jax_impl.convert import torch_init
+from jax_impl.data import quick_split, score_codes, score_seqs, set_seed
 from jax_impl.evaluate import quick_seq_pred
 from jax_impl.fast import IMPLS
 from jax_impl.filters import filter_weights, get_filter_activations
@@ -40,24 +43,25 @@ def resolve_device(name: str) -> jax.Device:
         ) from err
 
 
-def tutorial_targets(data: TutorialData) -> tuple[dict[str, jax.Array], np.ndarray | None]:
-    """Step 1's targets by kind, and the scores when computed here.
+def tutorial_frame(data: TutorialData) -> pd.DataFrame:
+    """Step 1 as a DataFrame: ``seq``, ``score`` and, when classes exist, ``label``.
 
-    The synthetic data is scored here with the tutorial's rule (vectorised); a user's file
-    brings its own targets. ``"score"`` maps to (N, 1) float32 and ``"label"`` to (N,)
-    int32, whichever exist.
+    The synthetic data is scored here with the tutorial's rule; a user's file brings its
+    own targets.
     """
-    targets, scores = {}, None
     if data.synthetic:
-        codes = fast.encode(data.seqs)
-        scores = np.asarray(score_codes(codes, data.per_occurrence))
-        targets["score"] = jnp.asarray(scores)[:, None]
-        targets["label"] = jnp.asarray(score_classes(scores), jnp.int32)
+        if data.seq_len == KMER_LENGTH and not data.per_occurrence:
+            df = score_seqs(data.seqs)
+        else:
+            codes = jnp.asarray(encode_codes(data.seqs))
+            scores = np.asarray(score_codes(codes, data.per_occurrence))
+            df = pd.DataFrame({"seq": data.seqs, "score": scores})
+        df["label"] = score_classes(df["score"].to_numpy())
     elif data.task == "classify":
-        targets["label"] = jnp.asarray(data.targets, jnp.int32)
+        df = pd.DataFrame({"seq": data.seqs, "label": data.targets})
     else:
-        targets["score"] = jnp.asarray(data.targets, jnp.float32)[:, None]
-    return targets, scores
+        df = pd.DataFrame({"seq": data.seqs, "score": data.targets})
+    return df
 
 
 def run_tutorial(
@@ -89,31 +93,35 @@ def _mesh(cfg: RunConfig):
 
 def _run(data, cfg, device, progress, verbose, checkpoints, resume) -> PortResult:
     mesh = _mesh(cfg)
-    start = time.perf_counter()
-    targets, scores = tutorial_targets(data)
     impl = IMPLS[cfg.jax_impl]
-    x = impl.encode(data.seqs)
-    names = cfg.model_names(data.task, has_classes="label" in targets)
+    start = time.perf_counter()
+    df = tutorial_frame(data)
+    train_df, val_df, test_df = quick_split(df, data.split)
+    names = cfg.model_names(data.task, has_classes="label" in df)
+    loaders = {}  # one pair of loaders per target column, shared by its models
     data_seconds = time.perf_counter() - start
 
     trained, results = {}, {}
     for name in names:
         task = registry.get(name).task
         target = "score" if task == "regress" else "label"
-        train, val, test = quick_split(impl.dataset(x, targets[target]), data.split)
-        train_dl, val_dl = impl.build_dataloaders(train, val, cfg.batch_size)
+        if target not in loaders:
+            loaders[target] = impl.build_dataloaders(
+                train_df, val_df, target_col=target, batch_size=cfg.batch_size
+            )
+        train_dl, val_dl = loaders[target]
         model = impl.build_model(
             name,
             data.seq_len,
             **cfg.model_options(),
             num_classes=max(len(data.class_names), 1),
-            weight_init=cfg.weight_init,
         )
         # run_model's steps spelled out, so that a checkpoint can replace the fresh state.
         init_key, shuffle_key = jax.random.split(set_seed(cfg.seed))
         xb, _ = train_dl.batch(jnp.arange(1))
-        tx = optax.sgd(cfg.learning_rate)
-        state = create_train_state(model, init_key, xb, tx, LOSSES[task])
+        state = create_train_state(model, init_key, xb, optax.sgd(cfg.learning_rate), LOSSES[task])
+        if cfg.weight_init == "torch":
+            state = state.replace(params=torch_init(state.params, init_key))
         history, save = None, None
         if checkpoints is not None:
             ckpt = model_dir(checkpoints, "jax", name)
@@ -141,8 +149,7 @@ def _run(data, cfg, device, progress, verbose, checkpoints, resume) -> PortResul
             on_epoch_end=save,
         )
         variables = jax.device_get(state.variables)
-        out = np.asarray(impl.predict(model, variables, x[data.split.test]))
-        truth = np.asarray(test.y)
+        out = impl.predict_seqs(model, variables, list(test_df["seq"]))
         results[name] = ModelResult(
             name=name,
             task=task,
@@ -150,7 +157,7 @@ def _run(data, cfg, device, progress, verbose, checkpoints, resume) -> PortResul
             val_loss=history.val,
             epoch_seconds=history.seconds,
             stopped_early=history.stopped_early,
-            test_truth=truth[:, 0] if task == "regress" else truth.astype(np.int64),
+            test_truth=test_df[target].to_numpy(),
             test_pred=out[:, 0] if task == "regress" else out,
         )
         trained[name] = (model, variables)
@@ -175,8 +182,8 @@ def _run(data, cfg, device, progress, verbose, checkpoints, resume) -> PortResul
         framework="jax",
         device=str(device),
         models=results,
-        test_seqs=[data.seqs[i] for i in data.split.test],
-        scores=scores,
+        test_seqs=list(test_df["seq"]),
+        scores=df["score"].to_numpy() if data.synthetic else None,
         spot_checks=spot,
         filters=filters,
         seconds={"data_seconds": data_seconds, "total_seconds": time.perf_counter() - start},

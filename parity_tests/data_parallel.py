@@ -47,13 +47,18 @@ def problem() -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray], list[np.nd
     return codes, scores, weights, orders
 
 
-def _torch_dataset(codes, scores):
+def _frame(codes, scores):
     import pandas as pd
 
     from dna_tutorial.sequences import decode_codes
+
+    return pd.DataFrame({"seq": decode_codes(codes), "score": scores})
+
+
+def _torch_dataset(codes, scores):
     from reference_torch.data import SeqDatasetOHE
 
-    return SeqDatasetOHE(pd.DataFrame({"seq": decode_codes(codes), "score": scores}))
+    return SeqDatasetOHE(_frame(codes, scores))
 
 
 def train_torch(ddp: bool) -> dict[str, np.ndarray]:
@@ -109,15 +114,14 @@ def train_jax(devices: int) -> dict[str, np.ndarray]:
 
     codes, scores, weights, orders = problem()
     model = build_model("cnn", 8)
-    x = jax.nn.one_hot(jnp.asarray(codes), 4)
-    state = create_train_state(model, jax.random.key(0), x[:1], optax.sgd(LR))
-    state = state.replace(
-        params=jax.tree.map(jnp.asarray, convert.torch_to_flax("cnn", weights)["params"])
-    )
+    frame = _frame(codes, scores)
+    state = create_train_state(model, jax.random.key(0), jnp.zeros((1, 8, 4)), optax.sgd(LR))
+    params = convert.torch_to_flax("cnn", weights)["params"]
+    state = state.replace(params=jax.tree.map(jnp.asarray, params))
     mesh = scale.make_mesh(devices) if devices > 1 else None
     losses = []
     for order in orders:
-        loader = DataLoader(SeqDatasetOHE(x[order], jnp.asarray(scores[order])[:, None]), BATCH)
+        loader = DataLoader(SeqDatasetOHE(frame.iloc[order]), BATCH)  # rows in `order`
         if mesh is not None:
             state, (loader,) = scale.data_parallel(state, [loader], mesh)
         state, loss = train_step(state, loader, jax.random.key(0))

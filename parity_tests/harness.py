@@ -24,7 +24,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from dna_tutorial.recipe import r2_score, score_classes, tutorial_split
-from dna_tutorial.sequences import decode_codes, encode_codes, kmers
+from dna_tutorial.sequences import decode_codes, kmers
 from dna_tutorial.synthetic import synthetic_codes
 from jax_impl import convert
 from jax_impl import data as jdata
@@ -204,11 +204,13 @@ def check_data() -> list[Comparison]:
     seqs, long = kmers(8), random_seqs(2000, 200, seed=1)
     kmer_frame = tdata.score_seqs(seqs)  # the reference's step 1; split below as well
     rows = [
-        compare("scores, all 65,536 8-mers", kmer_frame["score"], jdata.score_seqs(seqs), EXACT),
+        compare(
+            "scores, all 65,536 8-mers", kmer_frame["score"], jdata.score_seqs(seqs)["score"], EXACT
+        ),
         compare(
             "scores, 2,000 random 200-mers",
             tdata.score_seqs(long)["score"],
-            jdata.score_seqs(long),
+            jdata.score_seqs(long)["score"],
             EXACT,
         ),
     ]
@@ -234,10 +236,9 @@ def check_data() -> list[Comparison]:
         )
     split = tutorial_split(len(seqs), seed=SEED)
     frames = tdata.quick_split(kmer_frame, split)
-    codes = jnp.asarray(encode_codes(seqs))
-    parts = jdata.quick_split(jdata.SeqDatasetOHE(codes, jnp.zeros(len(seqs))), split)
-    for part, frame, ds in zip(("train", "val", "test"), frames, parts):
-        differ = np.asarray(frame["seq"]) != np.asarray(decode_codes(np.asarray(ds.x)))
+    parts = jdata.quick_split(jdata.score_seqs(seqs), split)
+    for part, frame, jframe in zip(("train", "val", "test"), frames, parts):
+        differ = np.asarray(frame["seq"]) != np.asarray(jframe["seq"])
         rows.append(
             Comparison(
                 f"split membership, {part}: rows that differ, of {len(frame):,}",
@@ -395,17 +396,12 @@ def tutorial_data():
     return tdata.quick_split(df, tutorial_split(len(seqs), seed=SEED)), df
 
 
-def _jax_loaders(case: ModelCase, df, impl: str, batch_size: int = 128):
-    """``impl``'s (train, val) loaders and test set over the tutorial's split."""
-    y = (
-        jnp.asarray(df["score"].to_numpy())[:, None]
-        if case.task == "regress"
-        else jnp.asarray(df["label"].to_numpy(), jnp.int32)
+def _jax_loaders(case: ModelCase, frames, impl: str, batch_size: int = 128):
+    """``impl``'s (train, val) loaders over the tutorial's split."""
+    target = "score" if case.task == "regress" else "label"
+    return IMPLS[impl].build_dataloaders(
+        frames[0], frames[1], target_col=target, batch_size=batch_size
     )
-    chosen = IMPLS[impl]
-    data = chosen.dataset(chosen.encode(list(df["seq"])), y)
-    train, val, test = jdata.quick_split(data, tutorial_split(len(df), seed=SEED))
-    return (*chosen.build_dataloaders(train, val, batch_size), test)
 
 
 def epoch_order(train_dl, key: jax.Array) -> np.ndarray:
@@ -444,8 +440,8 @@ def check_epoch(
     case: ModelCase, device: torch.device, batch_size: int = 128, impl: str = "fast"
 ) -> list[Comparison]:
     """A whole epoch of SGD on the tutorial's training set, same weights, same batch order."""
-    frames, df = tutorial_data()
-    train_dl, _, _ = _jax_loaders(case, df, impl, batch_size)
+    frames, _ = tutorial_data()
+    train_dl, _ = _jax_loaders(case, frames, impl, batch_size)
     key = jax.random.key(0)
     torch_dl, _ = _torch_loaders(case, frames, [epoch_order(train_dl, key)], batch_size)
     pair = model_pair(case, device, impl=impl)
@@ -473,11 +469,11 @@ def check_training_run(
     above stays there), and float rounding then decides which side each port lands on. So
     for the CNN the losses are held to the trajectory tolerance and its weights are not
     compared; its test R^2 is still held to three decimals."""
-    frames, df = tutorial_data()
+    frames, _ = tutorial_data()
     key = jax.random.split(jdata.set_seed(SEED))[1]  # run_model's shuffle key
     rows = []
     for case, tol in ((ModelCase("linear"), EPOCH), (ModelCase("cnn"), TRAJECTORY)):
-        train_dl, val_dl, test = _jax_loaders(case, df, impl)
+        train_dl, val_dl = _jax_loaders(case, frames, impl)
         orders = [epoch_order(train_dl, jax.random.fold_in(key, e)) for e in range(epochs)]
         pair = model_pair(case, device, impl=impl)
         history = ttrain.run_model(
@@ -492,8 +488,8 @@ def check_training_run(
         )
         seqs = list(frames[2]["seq"])
         r2 = r2_score(frames[2]["score"], tevaluate.predict_seqs(pair.torch_model, seqs, device))
-        jpred = IMPLS[impl].predict(pair.jax_model, state.variables, _test_x(test))
-        jr2 = r2_score(np.asarray(test.y), np.asarray(jpred))
+        jpred = IMPLS[impl].predict_seqs(pair.jax_model, state.variables, seqs)
+        jr2 = r2_score(frames[2]["score"], jpred)
         name = f"{case.name} fit"
         rows += [
             compare(
@@ -512,10 +508,6 @@ def check_training_run(
             )
         rows.append(compare(f"{name}, test R² (torch {r2:.4f}, jax {jr2:.4f})", r2, jr2, R2))
     return rows
-
-
-def _test_x(test) -> jax.Array:
-    return test.codes if hasattr(test, "codes") else test.x
 
 
 MODEL_CHECKS = (

@@ -26,4 +26,4 @@ def test_a_difference_is_noticed():
     seqs = kmers(3)
     scores = tdata.score_seqs(seqs)["score"].to_numpy().copy()
     scores[5] += 1e-6
-    assert not compare("nudged scores", scores, jdata.score_seqs(seqs), EXACT).passed
+    assert not compare("nudged scores", scores, jdata.score_seqs(seqs)["score"], EXACT).passed

@@ -1,6 +1,5 @@
 """Weight conversion both ways, and safetensors files that load into either port."""
 
-import jax.numpy as jnp
 import numpy as np
 import pytest
 import torch

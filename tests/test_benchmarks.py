@@ -4,11 +4,11 @@ assertions: benchmarks are measured by running them, not by tests."""
 import json
 
 import pytest
-from dna_tutorial.app.cli import main
 
 from benchmarks.flops import inference_flops, train_flops
 from benchmarks.options import GPU_ONLY, INFER_STRATEGIES, TRAIN_STRATEGIES
 from benchmarks.timing import measure
+from dna_tutorial.app.cli import main
 
 
 def test_flop_counts_by_hand():

@@ -8,11 +8,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+
+from dna_tutorial import checkpoint
 from dna_tutorial.app.cli import main
 from dna_tutorial.app.pipeline import run_port
 from dna_tutorial.app.predict import predict_file
-
-from dna_tutorial import checkpoint
 from dna_tutorial.checkpoint import CheckpointError, latest_snapshot, load_snapshot
 from dna_tutorial.config import RunConfig
 from dna_tutorial.io import load_data

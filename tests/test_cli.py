@@ -4,9 +4,9 @@ import json
 import re
 
 import pytest
-from dna_tutorial.app.cli import main
 
 from dna_tutorial.app import pipeline
+from dna_tutorial.app.cli import main
 
 PORT_FILES = {
     "score_histogram.png",

@@ -86,11 +86,11 @@ def test_a_folder_with_a_metrics_json_of_its_own_is_refused(tmp_path):
 def test_a_report_with_a_users_file_added_or_changed_is_refused(tmp_path):
     report = _report(tmp_path / "r")
     (report / "my-notes.txt").write_text("keep me")
-    with pytest.raises(OutputError, match="my-notes.txt was not written by dna-tutorial"):
+    with pytest.raises(OutputError, match=r"my-notes.txt was not written by dna-tutorial"):
         check_replaceable(report, "report")
     (report / "my-notes.txt").unlink()
     (report / "metrics.json").write_text('{"edited": true}')
-    with pytest.raises(OutputError, match="metrics.json has changed since"):
+    with pytest.raises(OutputError, match=r"metrics.json has changed since"):
         check_replaceable(report, "report")
     assert (report / "metrics.json").read_text() == '{"edited": true}'
 
@@ -153,11 +153,11 @@ def test_writability_is_probed_by_trying(tmp_path, monkeypatch):
 
 def test_outputs_that_overlap_each_other_or_the_inputs_are_refused(tmp_path):
     out, ckpt = tmp_path / "r", tmp_path / "r" / "ckpt"
-    with pytest.raises(OutputError, match="--out .* and --checkpoint-dir .* overlap"):
+    with pytest.raises(OutputError, match=r"--out .* and --checkpoint-dir .* overlap"):
         check_no_overlap({"--out": out, "--checkpoint-dir": ckpt}, {})
     with pytest.raises(OutputError, match="overlap"):
         check_no_overlap({"--out": out, "--checkpoint-dir": out}, {})
-    with pytest.raises(OutputError, match="--data .* lies inside --out"):
+    with pytest.raises(OutputError, match=r"--data .* lies inside --out"):
         check_no_overlap({"--out": out}, {"--data": out / "d.csv"})
     check_no_overlap({"--out": out, "--checkpoint-dir": tmp_path / "c"}, {"--data": tmp_path})
 
@@ -165,9 +165,10 @@ def test_outputs_that_overlap_each_other_or_the_inputs_are_refused(tmp_path):
 def test_a_second_holder_of_a_lock_is_refused_and_no_lock_file_is_left(tmp_path):
     path = lock_path(tmp_path / "r")
     with exclusive_lock(path, "r"):
-        with pytest.raises(BusyError, match=rf"r is in use by another dna-tutorial run \(pid {os.getpid()}\)"):
-            with exclusive_lock(path, "r"):
-                pass
+        with pytest.raises(
+            BusyError, match=rf"r is in use by another dna-tutorial run \(pid {os.getpid()}\)"
+        ), exclusive_lock(path, "r"):
+            pass
         other = subprocess.run(
             [
                 sys.executable,
@@ -227,17 +228,23 @@ def test_updated_directories_add_files_beside_others_and_refuse_foreign_ones(tmp
     assert (results / "cpu.md").read_text() == "two"
     assert (results / "README.txt").read_text() == "the user's"
     assert set(read_manifest(results)["files"]) == {"cpu.md", "gpu.md"}
-    with pytest.raises(OutputError, match="README.txt was not written by dna-tutorial"):
-        with updated_directory(results, ["README.txt"]):
-            pass
+    with (
+        pytest.raises(OutputError, match=r"README.txt was not written by dna-tutorial"),
+        updated_directory(results, ["README.txt"]),
+    ):
+        pass
     (results / "gpu.md").write_text("edited by hand")
-    with pytest.raises(OutputError, match="gpu.md has changed since"):
-        with updated_directory(results, ["gpu.md"]):
-            pass
+    with (
+        pytest.raises(OutputError, match=r"gpu.md has changed since"),
+        updated_directory(results, ["gpu.md"]),
+    ):
+        pass
     assert not [p for p in results.iterdir() if p.name.startswith(".results.partial")]
     other = tmp_path / "theirs"
     other.mkdir()
     (other / "cpu.md").write_text("theirs")
-    with pytest.raises(OutputError, match="holds no .dna-tutorial.json"):
-        with updated_directory(other, ["cpu.md"]):
-            pass
+    with (
+        pytest.raises(OutputError, match=r"holds no .dna-tutorial.json"),
+        updated_directory(other, ["cpu.md"]),
+    ):
+        pass

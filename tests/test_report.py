@@ -5,10 +5,10 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from dna_tutorial.results import ModelResult
 
 from dna_tutorial.app import plots
 from dna_tutorial.motifs import probabilities, read_meme, write_meme
+from dna_tutorial.results import ModelResult
 
 
 def _result(task, truth, pred):

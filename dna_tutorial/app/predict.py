@@ -29,10 +29,9 @@ def model_outputs(
     from jax_impl.fast import IMPLS
     from jax_impl.tutorial import resolve_device
 
-    impl = IMPLS[jax_impl]
     with jax.default_device(resolve_device(device)):
         model, variables = load_model(snapshot, impl=jax_impl)
-        return np.asarray(impl.predict(model, variables, impl.encode(seqs)))
+        return np.asarray(IMPLS[jax_impl].predict_seqs(model, variables, seqs))
 
 
 def predict_file(

@@ -10,16 +10,10 @@ import pytest
 from dna_tutorial.recipe import tutorial_split
 from dna_tutorial.sequences import kmers
 from jax_impl import fast
-from jax_impl.data import (
-    DataLoader,
-    SeqDatasetOHE,
-    one_hot_encode,
-    quick_split,
-    score_seqs,
-)
+from jax_impl.data import DataLoader, SeqDatasetOHE, one_hot_encode, quick_split, score_seqs
 from jax_impl.evaluate import predict
 from jax_impl.models import build_model
-from jax_impl.train import create_train_state, loss_batch, train_step, val_step
+from jax_impl.train import create_train_state, train_step, val_step
 from parity_tests.tolerances import EPOCH, FORWARD, GRADIENT
 
 
@@ -62,12 +56,13 @@ def test_models_without_fast_layers_stay_textbook():
 
 
 def test_the_codes_dataset_gives_the_one_hot_rows():
-    seqs = ["ACGTN", "TTGCA", "AAAAA"]
-    codes = fast.SeqDatasetCodes(fast.encode(seqs), jnp.arange(3.0)[:, None])
-    ohe = SeqDatasetOHE(one_hot_encode(seqs), jnp.arange(3.0)[:, None])
+    df = score_seqs(["ACGTA", "TTGCA", "AAAAA"])
+    df.loc[0, "seq"] = "ACGTN"
+    codes, ohe = fast.SeqDatasetCodes(df), SeqDatasetOHE(df)
+    assert codes.codes.dtype == jnp.int8 and codes.codes.shape == (3, 5)
     idx = jnp.array([2, 0])
-    assert fast.encode(seqs).dtype == jnp.int8
     chex.assert_trees_all_equal(codes[idx], ohe[idx])
+    assert len(codes) == 3 and len(jax.tree_util.tree_leaves(codes)) == 2
 
 
 @pytest.mark.parametrize("n", [1, 2, 3, 17, 1000, 41_942])
@@ -104,26 +99,26 @@ def test_shuffled_order_refuses_empty():
         fast.shuffled_order(jax.random.key(0), 0)
 
 
+def _order(batches):
+    return np.concatenate([np.ravel(b) for b in batches])
+
+
 def test_the_fast_loader_shuffles_with_feistel_and_keeps_the_batches_shape():
-    data = fast.SeqDatasetCodes(fast.encode(kmers(3)), jnp.zeros((64, 1)))
-    train_dl, val_dl = fast.build_dataloaders(data, data, batch_size=10)
+    df = score_seqs(kmers(3))
+    train_dl, val_dl = fast.build_dataloaders(df, df, batch_size=10)
     key = jax.random.key(4)
-    batches = train_dl.batches(key)
-    np.testing.assert_array_equal(
-        np.concatenate([np.ravel(batches.full), batches.rest]), fast.shuffled_order(key, 64)
-    )
-    assert batches.full.shape == (6, 10) and batches.rest.shape == (4,)
-    np.testing.assert_array_equal(np.ravel(val_dl.batches().full), np.arange(60))
+    full, rest = train_dl.batches(key)
+    np.testing.assert_array_equal(_order([full, rest]), fast.shuffled_order(key, 64))
+    assert full.shape == (6, 10) and rest.shape == (1, 4)
+    np.testing.assert_array_equal(_order(val_dl.batches()), np.arange(64))
 
 
 def test_one_fast_epoch_equals_one_textbook_epoch_on_the_same_batches():
-    seqs = kmers(6)
-    y = score_seqs(seqs)[:, None]
-    split = tutorial_split(len(seqs), seed=17)
-    train, val, _ = quick_split(SeqDatasetOHE(one_hot_encode(seqs), y), split)
-    ftrain, fval, _ = quick_split(fast.SeqDatasetCodes(fast.encode(seqs), y), split)
+    train_df, val_df, _ = quick_split(score_seqs(kmers(6)), tutorial_split(4096, seed=17))
+    train, val = SeqDatasetOHE(train_df), SeqDatasetOHE(val_df)
+    ftrain, fval = fast.SeqDatasetCodes(train_df), fast.SeqDatasetCodes(val_df)
     textbook, quick = build_model("cnn", 6), fast.build_model("cnn", 6)
-    state = create_train_state(textbook, jax.random.key(0), train.x[:1])
+    state = create_train_state(textbook, jax.random.key(0), train.ohe_seqs[:1])
     fstate = state.replace(apply_fn=quick.apply)
     key = jax.random.key(1)
     a, loss_a = train_step(state, DataLoader(train, 64), key)  # unshuffled: the same batches
@@ -133,12 +128,11 @@ def test_one_fast_epoch_equals_one_textbook_epoch_on_the_same_batches():
     _close(val_step(b, fast.DataLoader(fval, 64)), val_step(a, DataLoader(val, 64)), EPOCH)
 
 
-def test_predict_codes_equals_predict_on_one_hot():
-    model = fast.build_model("cnn", 8)
+def test_predict_seqs_equals_the_textbook_predictions():
     variables = _variables(8, 32, 3)
     seqs = kmers(8)[:1000:7]
     _close(
-        fast.predict_codes(model, variables, fast.encode(seqs), batch_size=50),
+        fast.predict_seqs(fast.build_model("cnn", 8), variables, seqs, batch_size=50),
         predict(build_model("cnn", 8), variables, one_hot_encode(seqs)),
         FORWARD,
     )
@@ -146,10 +140,11 @@ def test_predict_codes_equals_predict_on_one_hot():
 
 def test_both_implementations_are_offered_under_their_names():
     assert set(fast.IMPLS) == {"textbook", "fast"}
+    df = score_seqs(["ACGT", "TTTT", "GGGG"])
     for impl in fast.IMPLS.values():
-        data = impl.dataset(impl.encode(["ACGT", "TTTT"]), jnp.zeros((2, 1)))
-        train_dl, _ = impl.build_dataloaders(data, data, 2)
-        xb, _ = train_dl.batch(jnp.arange(2))
-        assert xb.shape == (2, 4, 4) and xb.dtype == jnp.float32
-        state = create_train_state(impl.build_model("cnn", 4), jax.random.key(0), xb)
-        assert loss_batch(state, xb, jnp.zeros((2, 1)))[1].shape == ()
+        train_dl, _ = impl.build_dataloaders(df, df, batch_size=2)
+        xb, yb = train_dl.batch(jnp.arange(2))
+        assert xb.shape == (2, 4, 4) and xb.dtype == jnp.float32 and yb.shape == (2, 1)
+        model = impl.build_model("cnn", 4)
+        state = create_train_state(model, jax.random.key(0), xb)
+        assert impl.predict_seqs(model, state.variables, ["ACGT"]).shape == (1, 1)

@@ -18,12 +18,9 @@ def _hand_set(name):
     kernel[:, :, 0] = TAT.T
     if name == "cnn2d":
         kernel = kernel.transpose(1, 0, 2)[:, :, None]  # (4, k, 1, F)
-    return {
-        "params": {
-            "conv": {"kernel": jnp.asarray(kernel), "bias": jnp.array([-1.5, 5.0])},
-            "dense": {"kernel": jnp.zeros((4 * 2, 1)), "bias": jnp.zeros(1)},
-        }
-    }
+    conv = {"kernel": jnp.asarray(kernel), "bias": jnp.array([-1.5, 5.0])}
+    dense = {"kernel": jnp.zeros((4 * 2, 1)), "bias": jnp.zeros(1)}
+    return {"params": {"conv_net": {"layers_0": conv, "layers_3": dense}}}
 
 
 @pytest.mark.parametrize("name", ["cnn", "cnn2d"])
