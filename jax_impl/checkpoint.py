@@ -55,17 +55,13 @@ def save(directory: str | Path, state: TrainState, history: History, meta: dict)
 
 
 def _variables(snapshot: Snapshot, expected) -> dict:
-    """The snapshot's weights as Flax variables, checked against ``expected``'s shapes."""
-    path = snapshot.file(WEIGHTS)
-    try:
-        variables = convert.torch_to_flax(
-            snapshot.meta["model"], snapshot.weights, snapshot.meta["options"]
-        )
-    except ValueError as err:
-        raise CheckpointError(f"{path}: {err}") from None
-    want = {k: tuple(v.shape) for k, v in _flat(expected).items()}
-    checked_shapes(path, _flat(variables), want)
-    return jax.tree.map(jnp.asarray, variables)
+    """The snapshot's weights as Flax variables, checked against ``expected``'s shapes (in
+    torch's layout, as the file holds them, so both ports word a mismatch alike)."""
+    name, options = snapshot.meta["model"], snapshot.meta["options"]
+    zeros = jax.tree.map(lambda leaf: np.zeros(leaf.shape, leaf.dtype), expected)
+    want = convert.flax_to_torch(name, zeros, options)
+    checked_shapes(snapshot.file(WEIGHTS), snapshot.weights, {k: v.shape for k, v in want.items()})
+    return jax.tree.map(jnp.asarray, convert.torch_to_flax(name, snapshot.weights, options))
 
 
 def restore(directory: str | Path, state: TrainState) -> tuple[TrainState, History]:

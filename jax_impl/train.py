@@ -62,18 +62,17 @@ class History:
 
 
 def create_train_state(
-    model: nn.Module, key: jax.Array, xb: jax.Array, tx=None, loss_fn: LossFn = mse_loss
+    model: nn.Module, key: jax.Array, xb: jax.Array, opt=None, lossf: LossFn = mse_loss
 ) -> TrainState:
     """Initialise ``model`` from ``key`` (shapes from an example batch ``xb``) and pair it
-    with an optimiser: the notebook's ``SGD(lr=0.01)`` unless ``tx`` is given."""
+    with an optimiser: the notebook's ``SGD(lr=0.01)`` unless ``opt`` is given."""
     variables = model.init(key, xb)
-    tx = tx if tx is not None else optax.sgd(LEARNING_RATE)
     return TrainState.create(
         apply_fn=model.apply,
         params=variables["params"],
         batch_stats=variables.get("batch_stats", {}),
-        tx=tx,
-        loss_fn=loss_fn,
+        tx=opt if opt is not None else optax.sgd(LEARNING_RATE),
+        loss_fn=lossf,
     )
 
 
@@ -102,9 +101,8 @@ def loss_batch(
 
 def _weighted_mean(losses: list[jax.Array], sizes: list[jax.Array]) -> jax.Array:
     # The epoch loss weights each batch mean by its size, so a short last batch counts less.
-    return jnp.sum(jnp.concatenate(losses) * jnp.concatenate(sizes)) / jnp.sum(
-        jnp.concatenate(sizes)
-    )
+    losses, sizes = jnp.concatenate(losses), jnp.concatenate(sizes)
+    return jnp.sum(losses * sizes) / jnp.sum(sizes)
 
 
 @jax.jit
@@ -217,8 +215,8 @@ def run_model(
     key: jax.Array,
     lr: float = LEARNING_RATE,
     epochs: int = EPOCHS,
-    loss_fn: LossFn = mse_loss,
-    tx: optax.GradientTransformation | None = None,
+    lossf: LossFn | None = None,
+    opt: optax.GradientTransformation | None = None,
     **fit_kwargs,
 ) -> tuple[TrainState, History]:
     """The notebook's entry point: SGD(lr) and MSE unless given, then :func:`fit`.
@@ -226,5 +224,5 @@ def run_model(
     ``key`` (from ``set_seed``) splits into the initialisation key and the shuffle key."""
     init_key, shuffle_key = jax.random.split(key)
     xb, _ = train_dl.batch(jnp.arange(1))  # one row: the shapes to initialise
-    state = create_train_state(model, init_key, xb, tx or optax.sgd(lr), loss_fn)
+    state = create_train_state(model, init_key, xb, opt or optax.sgd(lr), lossf or mse_loss)
     return fit(epochs, state, train_dl, val_dl, shuffle_key, **fit_kwargs)

@@ -10,10 +10,11 @@ import sys
 import numpy as np
 import pytest
 
-from parity_tests.data_parallel import EPOCHS, train_torch
+from parity_tests.data_parallel import EPOCHS, torchrun, train_torch
 from parity_tests.harness import assert_all_pass, compare
 from parity_tests.tolerances import EPOCH
 
+pytestmark = pytest.mark.slow
 TIMEOUT = 600
 
 
@@ -40,17 +41,7 @@ def results(tmp_path_factory):
         {"XLA_FLAGS": "--xla_force_host_platform_device_count=4"},
     )
     _run(
-        [
-            sys.executable,
-            "-m",
-            "torch.distributed.run",
-            "--standalone",
-            "--nproc_per_node=2",
-            "-m",
-            "parity_tests.data_parallel",
-            "torch-ddp",
-            str(out / "ddp.npz"),
-        ],
+        [*torchrun(2), "-m", "parity_tests.data_parallel", "torch-ddp", str(out / "ddp.npz")],
         {"OMP_NUM_THREADS": "1"},
     )
     return {

@@ -6,6 +6,8 @@ import pytest
 from parity_tests.harness import assert_all_pass, check_epoch, check_training_run
 from parity_tests.registry import TUTORIAL_CASES
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.mark.parametrize("case", TUTORIAL_CASES, ids=str)
 def test_one_epoch_of_sgd_agrees(case, cpu):

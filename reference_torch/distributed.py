@@ -43,6 +43,15 @@ def setup(device: str = "cpu") -> tuple[int, int]:
     return dist.get_rank(), dist.get_world_size()
 
 
+def teardown() -> None:
+    """Wait for every rank, then leave the process group. A rank that exits while the
+    group's threads still run is killed by the C++ runtime ("terminate called without an
+    active exception"), which under load can happen while rank 0 is still writing."""
+    if dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
+
+
 def is_main_process() -> bool:
     """True in a single-process run, and in rank 0 of a distributed one."""
     return not dist.is_initialized() or dist.get_rank() == 0

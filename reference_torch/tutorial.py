@@ -192,6 +192,8 @@ def run_tutorial(
         for name, model in models.items()
         if registry.get(name).has_filters
     ]
+    main_process = distributed.is_main_process()
+    distributed.teardown()  # every rank is done: leave the group before any exits
     return PortResult(
         framework="torch",
         device=str(device),
@@ -201,5 +203,5 @@ def run_tutorial(
         spot_checks=spot,
         filters=filters,
         seconds={"data_seconds": data_seconds, "total_seconds": time.perf_counter() - start},
-        main_process=distributed.is_main_process(),
+        main_process=main_process,
     )

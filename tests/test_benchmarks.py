@@ -27,6 +27,7 @@ def test_measure_separates_warmup_from_repeats():
     assert timing.min_s <= timing.median_s <= timing.max_s
 
 
+@pytest.mark.slow
 def test_quick_bench_runs_every_strategy_and_writes_its_results(tmp_path, capsys):
     assert main(["bench", "--quick", "--quiet", "--out", str(tmp_path)]) == 0
     results = json.loads((tmp_path / "results.json").read_text())

@@ -33,6 +33,7 @@ def _train(framework, data, epochs, ckpt, resume=False, models=("linear", "cnn")
 
 
 @pytest.mark.parametrize("framework", ["torch", "jax"])
+@pytest.mark.slow
 def test_resumed_training_equals_uninterrupted_bit_for_bit(framework, sample, tmp_path):
     whole = _train(framework, sample, 4, tmp_path / "a")
     _train(framework, sample, 2, tmp_path / "b")
@@ -47,6 +48,7 @@ def test_resumed_training_equals_uninterrupted_bit_for_bit(framework, sample, tm
     assert snap.meta["alphabet"] == "ACGT" and snap.meta["seq_len"] == 20
 
 
+@pytest.mark.slow
 def test_a_crash_while_saving_leaves_the_last_complete_snapshot(sample, tmp_path, monkeypatch):
     real = checkpoint.save_weights
     calls = []
@@ -67,6 +69,7 @@ def test_a_crash_while_saving_leaves_the_last_complete_snapshot(sample, tmp_path
 
 
 @pytest.mark.parametrize(("trained_by", "predicted_by"), [("torch", "jax"), ("jax", "torch")])
+@pytest.mark.slow
 def test_a_checkpoint_from_one_port_predicts_the_same_in_the_other(
     trained_by, predicted_by, sample, tmp_path
 ):
@@ -89,6 +92,7 @@ def test_resume_refuses_another_run_and_missing_checkpoints(sample, tmp_path):
         checkpoint.check_run(tmp_path, {"seed": 1, "learning_rate": 0.01, "data": "x"}, False)
 
 
+@pytest.mark.slow
 def test_predict_needs_a_model_directory(sample, tmp_path):
     _train("torch", sample, 1, tmp_path, models=("linear",))
     with pytest.raises(CheckpointError, match=r"not a model checkpoint.*torch/linear"):
@@ -105,6 +109,7 @@ def _cli(argv, capsys):
     return code, out.out, out.err
 
 
+@pytest.mark.slow
 def test_cli_checkpoint_resume_and_predict_on_the_shipped_sample(tmp_path, capsys):
     common = [*RUN_SAMPLE, "--models", "cnn", "--checkpoint-dir", str(tmp_path / "ckpt")]
     code, _, err = _cli([*common, "--epochs", "2", "--out", str(tmp_path / "r1")], capsys)
@@ -134,12 +139,14 @@ def test_cli_predict_errors_are_one_line(tmp_path, capsys):
     assert code == 2 and "not a model checkpoint" in err and "Traceback" not in err
 
 
+@pytest.mark.slow
 def test_divergence_stops_the_run_with_a_clear_message(tmp_path, capsys):
     diverge = ["--models", "cnn", "--framework", "jax", "--lr", "1e6"]
     code, _, err = _cli([*RUN_SAMPLE, *diverge, "--out", str(tmp_path / "r")], capsys)
     assert code == 2 and "non-finite" in err and not (tmp_path / "r").exists()
 
 
+@pytest.mark.slow
 def test_same_seed_same_metrics_on_cpu(tmp_path, capsys):
     def metrics(out):
         assert main([*RUN_SAMPLE, "--epochs", "2", "--out", str(out)]) == 0

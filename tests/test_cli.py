@@ -32,12 +32,14 @@ def report(tmp_path_factory):
     return out
 
 
+@pytest.mark.slow
 def test_run_writes_every_artefact_for_both_ports(report):
     assert (report / "index.html").is_file() and (report / "metrics.json").is_file()
     for fw in ("torch", "jax"):
         assert {p.name for p in (report / fw).iterdir()} == PORT_FILES
 
 
+@pytest.mark.slow
 def test_metrics_hold_results_timing_and_provenance(report):
     metrics = json.loads((report / "metrics.json").read_text())
     assert metrics["config"]["epochs"] == 2 and metrics["config"]["seed"] == 17
@@ -53,6 +55,7 @@ def test_metrics_hold_results_timing_and_provenance(report):
         assert "cpu" in metrics[fw]["device"].lower()
 
 
+@pytest.mark.slow
 def test_index_shows_both_ports_and_their_figures(report):
     page = (report / "index.html").read_text()
     assert "PyTorch reference" in page and "JAX / Flax port" in page
@@ -62,12 +65,14 @@ def test_index_shows_both_ports_and_their_figures(report):
     assert "speed-up" in page
 
 
+@pytest.mark.slow
 def test_interactive_chart_is_self_contained_with_tooltips(report):
     chart = (report / "torch" / "predictions.html").read_text()
     assert not re.search(r"<script[^>]+src=", chart)  # nothing fetched from the network
     assert '"TAT"' in chart and '"GCG"' in chart and '"seq"' in chart
 
 
+@pytest.mark.slow
 def test_meme_file_has_one_motif_per_filter(report):
     text = (report / "jax" / "motifs_cnn.meme").read_text()
     assert text.startswith("MEME version 4") and text.count("MOTIF filter") == 32
@@ -115,6 +120,7 @@ def test_a_directory_that_is_not_a_report_is_never_replaced(tmp_path, capsys):
     assert "refusing to replace" in err and keep.read_text() == "do not delete"
 
 
+@pytest.mark.slow
 def test_a_run_that_fails_while_writing_leaves_nothing_half_written(tmp_path, monkeypatch, capsys):
     def index_that_fails(*args):
         raise OSError("simulated disk error")
@@ -128,6 +134,7 @@ def test_a_run_that_fails_while_writing_leaves_nothing_half_written(tmp_path, mo
     assert list(tmp_path.iterdir()) == []  # neither the report nor its staging directory
 
 
+@pytest.mark.slow
 def test_parity_command_prints_and_writes_the_table(tmp_path, capsys):
     assert main(["parity", "--quick", "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out

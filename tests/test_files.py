@@ -165,9 +165,12 @@ def test_outputs_that_overlap_each_other_or_the_inputs_are_refused(tmp_path):
 def test_a_second_holder_of_a_lock_is_refused_and_no_lock_file_is_left(tmp_path):
     path = lock_path(tmp_path / "r")
     with exclusive_lock(path, "r"):
-        with pytest.raises(
-            BusyError, match=rf"r is in use by another dna-tutorial run \(pid {os.getpid()}\)"
-        ), exclusive_lock(path, "r"):
+        with (
+            pytest.raises(
+                BusyError, match=rf"r is in use by another dna-tutorial run \(pid {os.getpid()}\)"
+            ),
+            exclusive_lock(path, "r"),
+        ):
             pass
         other = subprocess.run(
             [

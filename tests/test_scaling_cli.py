@@ -1,5 +1,7 @@
 """`dna-tutorial run --devices N` and `--distributed` end to end, in fresh processes (JAX
-fixes its device count at start-up; DDP needs torchrun's processes)."""
+fixes its device count at start-up; DDP needs torchrun's processes). That data-parallel
+training computes what one device computes is parity_tests/test_data_parallel.py's job;
+here: the command line sets the devices up, trains, and writes one report."""
 
 import json
 import os
@@ -8,6 +10,11 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from dna_tutorial.app.cli import main
+from parity_tests.data_parallel import torchrun
+
+pytestmark = pytest.mark.slow
 
 SAMPLE = (
     Path(__file__).resolve().parent.parent / "dna_tutorial" / "examples" / "sample_activity.csv"
@@ -37,48 +44,20 @@ def _metrics(out: Path) -> dict:
     return json.loads((out / "metrics.json").read_text())
 
 
-def test_jax_on_four_virtual_devices_matches_one_device(tmp_path):
+def test_jax_on_virtual_devices_trains_and_reports(tmp_path):
     cli = [sys.executable, "-m", "dna_tutorial.app", "run", "--framework", "jax", *COMMON]
     _run([*cli, "--devices", "4", "--out", str(tmp_path / "four")])
-    _run([*cli, "--out", str(tmp_path / "one")])
-    four, one = _metrics(tmp_path / "four"), _metrics(tmp_path / "one")
+    four = _metrics(tmp_path / "four")
     assert four["config"]["devices"] == 4
-    a, b = four["jax"]["models"]["cnn"], one["jax"]["models"]["cnn"]
-    assert a["final_val_loss"] == pytest.approx(b["final_val_loss"], rel=1e-4)
-    assert a["test_r2"] == pytest.approx(b["test_r2"], abs=5e-4)
-
-
-def test_devices_beyond_the_cpu_count_get_a_clear_error(tmp_path):
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "dna_tutorial.app",
-            "run",
-            "--framework",
-            "jax",
-            "--devices",
-            "3",
-            *COMMON,
-            "--out",
-            str(tmp_path / "r"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert done.returncode == 2 and "does not split evenly over 3 devices" in done.stderr
+    cnn = four["jax"]["models"]["cnn"]
+    assert cnn["epochs_run"] == 3 and cnn["test_r2"] > 0.05  # learning, though 3 epochs are few
 
 
 def test_torch_ddp_under_torchrun_writes_one_report(tmp_path):
     out = tmp_path / "ddp"
     _run(
         [
-            sys.executable,
-            "-m",
-            "torch.distributed.run",
-            "--standalone",
-            "--nproc_per_node=2",
+            *torchrun(2),
             "-m",
             "dna_tutorial.app",
             "run",
@@ -100,15 +79,16 @@ def test_torch_ddp_under_torchrun_writes_one_report(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ckpt", "ddp"]  # no stray reports
 
 
-def test_distributed_without_torchrun_is_a_clear_error(tmp_path, capsys):
-    from dna_tutorial.app.cli import main
+def test_devices_that_do_not_split_the_batch_are_refused_at_once(tmp_path, capsys):
+    argv = ["run", "--framework", "jax", "--devices", "3", *COMMON, "--out", str(tmp_path / "r")]
+    assert main(argv) == 2
+    assert "does not split evenly over 3 devices" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()
 
+
+def test_distributed_without_torchrun_is_a_clear_error(tmp_path, capsys, monkeypatch):
     for var in ("RANK", "WORLD_SIZE"):
-        os.environ.pop(var, None)
-    assert (
-        main(
-            ["run", "--framework", "torch", "--distributed", *COMMON, "--out", str(tmp_path / "r")]
-        )
-        == 2
-    )
+        monkeypatch.delenv(var, raising=False)
+    argv = ["run", "--framework", "torch", "--distributed", *COMMON, "--out", str(tmp_path / "r")]
+    assert main(argv) == 2
     assert "runs under torchrun" in capsys.readouterr().err

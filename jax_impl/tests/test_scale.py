@@ -23,6 +23,7 @@ def loaders():
     return fast.build_dataloaders(train, val, batch_size=128)
 
 
+@pytest.mark.slow
 def test_ensemble_member_k_equals_a_single_run_from_key_k(loaders):
     model = fast.build_model("cnn", 6)
     xb, _ = loaders[0].batch(np.arange(1))

@@ -176,7 +176,7 @@ def test_any_optax_optimiser_works(six_mers):
         build_model("cnn", 6),
         set_seed(0),
         epochs=2,
-        tx=optax.adam(1e-3),
+        opt=optax.adam(1e-3),
         progress=False,
     )
     assert history.val[-1] < history.val[0]
@@ -211,7 +211,7 @@ def test_the_classifier_learns_the_score_groups(six_mers):
         set_seed(0),
         epochs=20,
         lr=0.1,
-        loss_fn=cross_entropy_loss,
+        lossf=cross_entropy_loss,
         progress=False,
     )
     test_ds = SeqDatasetOHE(test, target_col="label")

@@ -1,0 +1,119 @@
+"""The lesson's shape: the two ports' files pair up name for name, the framework-free core
+imports no framework, and the walk-through names only what exists."""
+
+import ast
+import importlib
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PAIRS = ("data", "models", "train", "evaluate", "filters")
+#: What only the JAX file defines, each a real functional-vs-object-oriented difference:
+#: its DataLoader is a description it writes itself (torch imports one); state travels in
+#: a TrainState that one function creates; losses are functions, not nn.Module objects.
+JAX_ONLY = {
+    "data": {"targets_array", "DataLoader"},
+    "models": set(),
+    "train": {"mse_loss", "cross_entropy_loss", "TrainState", "create_train_state"},
+    "evaluate": set(),
+    "filters": set(),
+}
+
+
+def lesson_names(path: Path) -> list[str]:
+    """Public functions and classes a file defines, in the order it defines them."""
+    tree = ast.parse(path.read_text())
+    kinds = (ast.FunctionDef, ast.ClassDef)
+    return [n.name for n in tree.body if isinstance(n, kinds) and not n.name.startswith("_")]
+
+
+@pytest.mark.parametrize("pair", PAIRS)
+def test_each_pair_defines_the_same_lesson_names_in_the_same_order(pair):
+    torch_names = lesson_names(ROOT / "reference_torch" / f"{pair}.py")
+    jax_names = lesson_names(ROOT / "jax_impl" / f"{pair}.py")
+    assert JAX_ONLY[pair] <= set(jax_names), "the allowlist names something that is gone"
+    assert [n for n in jax_names if n not in JAX_ONLY[pair]] == torch_names
+
+
+def test_the_name_order_check_notices_a_missing_or_moved_name(tmp_path):
+    (tmp_path / "a.py").write_text("def fit(): ...\ndef train_step(): ...\nclass History: ...\n")
+    (tmp_path / "b.py").write_text("class History: ...\ndef fit(): ...\ndef _helper(): ...\n")
+    assert lesson_names(tmp_path / "a.py") == ["fit", "train_step", "History"]
+    assert lesson_names(tmp_path / "b.py") != lesson_names(tmp_path / "a.py")
+
+
+#: The framework-free core: what both ports and the application build on.
+CORE = (
+    "dna_tutorial.spec",
+    "dna_tutorial.sequences",
+    "dna_tutorial.recipe",
+    "dna_tutorial.io",
+    "dna_tutorial.files",
+    "dna_tutorial.weights",
+    "dna_tutorial.checkpoint",
+    "dna_tutorial.synthetic",
+    "dna_tutorial.dataset",
+    "dna_tutorial.registry",
+    "dna_tutorial.results",
+    "dna_tutorial.errors",
+    "dna_tutorial.config",
+    "dna_tutorial.provenance",
+    "dna_tutorial.motifs",
+)
+FORBIDDEN = ("torch", "jax", "flax", "optax", "matplotlib", "altair", "logomaker")
+UPPER_LAYERS = ("reference_torch", "jax_impl", "parity_tests", "benchmarks", "dna_tutorial.app")
+
+
+def test_the_core_imports_no_framework_and_nothing_above_it():
+    probe = (
+        "import importlib, json, sys\n"
+        f"found = {{}}\n"
+        f"for name in {list(CORE)!r}:\n"
+        "    before = set(sys.modules)\n"
+        "    importlib.import_module(name)\n"
+        f"    bad = [m for m in sys.modules if m.split('.')[0] in {FORBIDDEN!r}"
+        f" or m.startswith({UPPER_LAYERS!r})]\n"
+        "    if bad: found[name] = sorted(bad)[:5]\n"
+        "print(json.dumps(found))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=ROOT
+    )
+    assert done.stdout.strip() == "{}", done.stdout
+
+
+def test_every_core_module_is_listed():
+    on_disk = {p.stem for p in (ROOT / "dna_tutorial").glob("*.py") if p.stem != "__init__"}
+    assert on_disk == {name.rsplit(".", 1)[1] for name in CORE}
+
+
+WALKTHROUGH = ROOT / "docs" / "lesson.md"
+
+
+def test_the_walkthrough_names_only_what_exists():
+    text = WALKTHROUGH.read_text()
+    named = set(re.findall(r"`((?:reference_torch|jax_impl|dna_tutorial)(?:\.\w+)+)`", text))
+    assert len(named) > 30, "the walk-through should point into the code"
+    for dotted in sorted(named):
+        parts = dotted.split(".")
+        for cut in range(len(parts), 0, -1):
+            try:
+                obj = importlib.import_module(".".join(parts[:cut]))
+            except ModuleNotFoundError:
+                continue
+            for attr in parts[cut:]:
+                assert hasattr(obj, attr), f"docs/lesson.md names {dotted}, which does not exist"
+                obj = getattr(obj, attr)
+            break
+        else:
+            pytest.fail(f"docs/lesson.md names {dotted}, which does not exist")
+
+
+def test_the_walkthrough_covers_every_pair_in_order():
+    text = WALKTHROUGH.read_text()
+    positions = [text.find(f"## {i}. `{pair}.py`") for i, pair in enumerate(PAIRS, start=1)]
+    assert -1 not in positions and positions == sorted(positions)
