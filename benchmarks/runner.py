@@ -1,12 +1,15 @@
-"""``python -m benchmarks`` / ``dna-tutorial bench``: every strategy on every sweep, one run.
+"""``python -m benchmarks`` / ``dna-tutorial bench``: every strategy and kernel on every
+sweep, held against the machine's floors, in one run.
 
 All numbers in one results file come from one process, and the strategies of a workload
 are timed in interleaved rounds, so ratios between them are measured side by side. For
 each measurement: warm-up (compilation) apart from the steady state, ``repeats`` timed
-passes, their median and spread, throughput, achieved GFLOP/s, the FLOP floor (FLOPs /
-the matmul peak measured in the same run) and how far above it the median is. The
-launch floor is the time of a compiled loop of trivial steps of the same count: what a
-fused epoch would take if each step cost only its dispatch.
+passes, their median and spread, throughput, and the distance to the floor that binds
+(the higher of the FLOP floor and the memory floor, ``benchmarks.costs``, against the
+matmul peak and copy bandwidth measured in the same run). JAX rows also report the launch
+floor: a compiled loop of as many trivial steps. The decomposition splits the tutorial
+CNN's speed-up into what dropping the DataLoader, compiling the loop and the kernel each
+buy, every factor a ratio of two rows of the same run.
 """
 
 from __future__ import annotations
@@ -19,30 +22,40 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 import torch
 from matplotlib.figure import Figure
 from tqdm.auto import tqdm
 
-from benchmarks.flops import inference_flops, train_flops
-from benchmarks.options import ENSEMBLE_SIZE, INFER_STRATEGIES, TRAIN_STRATEGIES, build_parser
-from benchmarks.strategies import Skip, Workload, prepare
-from benchmarks.timing import measure, measure_side_by_side
+from benchmarks import floors
+from benchmarks.costs import inference_bytes, inference_flops, train_bytes, train_flops
+from benchmarks.options import (
+    CONV_ONLY,
+    ENSEMBLE_SIZE,
+    ENSEMBLES,
+    INFER_STRATEGIES,
+    TRAIN_STRATEGIES,
+    build_parser,
+)
+from benchmarks.strategies import Skip, Workload, kernels, prepare
+from benchmarks.timing import measure_side_by_side
 from dna_tutorial import provenance
-from dna_tutorial.files import atomic_write_json, atomic_write_text
+from dna_tutorial.errors import ConfigError
+from dna_tutorial.files import json_text, updated_directory
 
-BASELINE = "torch-reference"  # training ratios are against the tutorial's own code
-INFER_BASELINE = "torch-eager"
+BASELINE = ("torch-reference", "conv")  # training ratios are against the tutorial's code
+INFER_BASELINE = ("torch-eager", "conv")
+#: The batch sizes of the decomposition (tutorial CNN, tutorial data).
+DECOMPOSITION_BATCHES = (32, 128, 512)
 
 
 @dataclass(frozen=True)
 class Sweep:
-    """A named list of workloads."""
+    """A named list of workloads (and, optionally, only some strategies for them)."""
 
     name: str
     workloads: tuple[Workload, ...]
+    strategies: tuple[str, ...] | None = None
 
 
 def sweeps(quick: bool) -> list[Sweep]:
@@ -64,6 +77,7 @@ def sweeps(quick: bool) -> list[Sweep]:
             ),
         ]
     tutorial = 41_942  # the tutorial's training set
+    single = tuple(s for s in TRAIN_STRATEGIES if s not in ENSEMBLES)
     return [
         Sweep(
             "batch size (tutorial data, L=8)",
@@ -77,7 +91,7 @@ def sweeps(quick: bool) -> list[Sweep]:
             "sequence length (synthetic task, B=128)",
             tuple(
                 Workload("train", "cnn", length, n, 128)
-                for length, n in ((8, tutorial), (100, 8_192), (1000, 2_048))
+                for length, n in ((100, 8_192), (1000, 2_048))
             ),
         ),
         Sweep(
@@ -86,10 +100,12 @@ def sweeps(quick: bool) -> list[Sweep]:
                 Workload("train", "cnn", length, n, 4096)
                 for length, n in ((100, 32_768), (1000, 8_192))
             ),
+            strategies=single,
         ),
         Sweep(
             "dataset size (synthetic task, L=100, B=128)",
-            tuple(Workload("train", "cnn", 100, n, 128) for n in (2_048, 16_384, 131_072)),
+            tuple(Workload("train", "cnn", 100, n, 128) for n in (2_048, 131_072)),
+            strategies=single,
         ),
         Sweep(
             "inference (tutorial data and synthetic task)",
@@ -102,43 +118,24 @@ def sweeps(quick: bool) -> list[Sweep]:
     ]
 
 
-def matmul_peak_gflops(device: str, size: int = 2048, repeats: int = 5) -> dict[str, float]:
-    """Float32 matmul throughput of each framework on ``device`` (GFLOP/s, best of repeats)."""
-    flops = 2 * size**3
-    peaks = {}
-    dev = torch.device(device)
-    a = torch.rand(size, size, device=dev)
-    timing = measure(lambda: (a @ a).sum().item(), repeats)
-    peaks["torch"] = flops / timing.min_s / 1e9
-    platform = "gpu" if device == "cuda" else "cpu"
-    with jax.default_device(jax.devices(platform)[0]):
-        b = jnp.ones((size, size), jnp.float32)
-        mm = jax.jit(lambda m: m @ m)
-        timing = measure(lambda: mm(b).block_until_ready(), repeats)
-    peaks["jax"] = flops / timing.min_s / 1e9
-    return peaks
-
-
-def launch_floor_seconds(steps: int, device: str, repeats: int = 5) -> float:
-    """Seconds for a compiled ``lax.scan`` of ``steps`` near-empty steps on ``device``."""
-    platform = "gpu" if device == "cuda" else "cpu"
-    with jax.default_device(jax.devices(platform)[0]):
-        loop = jax.jit(
-            lambda x: jax.lax.scan(lambda c, _: (c * 1.0001 + 1.0, None), x, None, length=steps)[0]
-        )
-        x = jnp.ones(128, jnp.float32)
-        return measure(lambda: loop(x).block_until_ready(), repeats).median_s
-
-
-def _row(sweep: str, name: str, w: Workload, timing, peak: float, floor_s: float | None) -> dict:
-    models = ENSEMBLE_SIZE if name == "jax-vmap-ensemble" else 1
-    per_seq = (train_flops if w.kind == "train" else inference_flops)(w.model, w.seq_len)
-    total_flops = per_seq * w.num_seqs * models
+def _row(sweep: str, name: str, kernel, w: Workload, timing, machine: dict, launch) -> dict:
+    models = ENSEMBLE_SIZE if name in ENSEMBLES else 1
+    if w.kind == "train":
+        per_flops = train_flops(w.model, w.seq_len)
+        per_bytes = train_bytes(w.model, w.seq_len, w.batch_size)
+    else:
+        per_flops = inference_flops(w.model, w.seq_len)
+        per_bytes = inference_bytes(w.model, w.seq_len, w.batch_size)
+    total_flops = per_flops * w.num_seqs * models
+    total_bytes = per_bytes * w.num_seqs * models
     median = timing.median_s
+    flop_floor = total_flops / (machine["peak_gflops"] * 1e9)
+    memory_floor = total_bytes / (machine["bandwidth_gbs"] * 1e9)
     return {
         "sweep": sweep,
         "kind": w.kind,
         "strategy": name,
+        "kernel": kernel,
         "model": w.model,
         "seq_len": w.seq_len,
         "num_seqs": w.num_seqs,
@@ -152,9 +149,24 @@ def _row(sweep: str, name: str, w: Workload, timing, peak: float, floor_s: float
         "repeats": len(timing.times_s),
         "seq_per_s": w.num_seqs * models / median,
         "gflops": total_flops / median / 1e9,
-        "pct_of_peak": 100 * total_flops / median / 1e9 / peak,
-        "flop_floor_s": total_flops / (peak * 1e9),
-        "launch_floor_s": floor_s,
+        "gbytes": total_bytes / 1e9,
+        "flop_floor_s": flop_floor,
+        "memory_floor_s": memory_floor,
+        "binding_floor": "memory" if memory_floor > flop_floor else "FLOP",
+        "x_floor": median / max(flop_floor, memory_floor),
+        "launch_floor_s": launch,
+    }
+
+
+def machine_floors(device: str, quick: bool) -> dict:
+    """The matmul peak and the copy bandwidth of ``device``, best of both frameworks."""
+    peaks = floors.matmul_peak_gflops(device, size=512 if quick else 2048)
+    bandwidth = floors.copy_bandwidth_gbs(device, mib=16 if quick else 256)
+    return {
+        "matmul_peak_gflops": peaks,
+        "copy_bandwidth_gbs": bandwidth,
+        "peak_gflops": max(peaks.values()),
+        "bandwidth_gbs": max(bandwidth.values()),
     }
 
 
@@ -165,44 +177,45 @@ def run(
     strategies: Iterable[str] | None = None,
     progress: bool = True,
 ) -> dict:
-    """Measure every strategy on every workload; return the JSON-ready results."""
+    """Measure every strategy and kernel on every workload; return the JSON-ready results."""
     wanted = set(strategies or (*TRAIN_STRATEGIES, *INFER_STRATEGIES))
-    peaks = matmul_peak_gflops(device, size=512 if quick else 2048)
-    peak = max(peaks.values())
+    machine = machine_floors(device, quick)
     repeats = 1 if quick else repeats
     rows, skipped = [], {}
     plan = [(sweep, w) for sweep in sweeps(quick) for w in sweep.workloads]
-    floors: dict[int, float] = {}
+    launch_floors: dict[int, float] = {}
     for sweep, w in tqdm(plan, desc="bench", disable=not progress):
         runs = {}
         for name in TRAIN_STRATEGIES if w.kind == "train" else INFER_STRATEGIES:
-            if name not in wanted:
+            if name not in wanted or (sweep.strategies and name not in sweep.strategies):
                 continue
-            try:
-                runs[name] = prepare(name, w, device)
-            except Skip as why:
-                skipped[name] = str(why)
+            for kernel in kernels(w.model):
+                if kernel == "matmul" and name in CONV_ONLY:
+                    continue
+                try:
+                    runs[(name, kernel)] = prepare(name, kernel, w, device)
+                except Skip as why:
+                    skipped[name] = str(why)
         steps = math.ceil(w.num_seqs / w.batch_size)
-        for name, timing in measure_side_by_side(runs, repeats).items():
-            floor = None
+        for (name, kernel), timing in measure_side_by_side(runs, repeats).items():
+            launch = None
             if w.kind == "train" and name.startswith("jax"):
-                if steps not in floors:
-                    floors[steps] = launch_floor_seconds(steps, device, repeats)
-                floor = floors[steps]
-            rows.append(_row(sweep.name, name, w, timing, peak, floor))
+                if steps not in launch_floors:
+                    launch_floors[steps] = floors.launch_floor_seconds(steps, device, repeats)
+                launch = launch_floors[steps]
+            rows.append(_row(sweep.name, name, kernel, w, timing, machine, launch))
     _add_ratios(rows)
-    info = provenance.run_info()
+    command = "python -m benchmarks" + (" --quick" if quick else "")
     return {
-        "command": "python -m benchmarks"
-        + (" --quick" if quick else "")
-        + (f" --device {device}" if device != "cpu" else ""),
+        "command": command + (f" --device {device}" if device != "cpu" else ""),
         "device": device,
         "device_name": _device_name(device),
-        "run": info,
-        "matmul_peak_gflops": peaks,
+        "run": provenance.run_info(),
+        **machine,
         "repeats": repeats,
         "skipped": skipped,
         "results": rows,
+        "decomposition": decomposition(rows),
     }
 
 
@@ -213,25 +226,86 @@ def _device_name(device: str) -> str:
     return f"{m['processor']}, {m['cpu_cores']} CPU cores"
 
 
+def _key(r: dict) -> tuple:
+    return (r["kind"], r["model"], r["seq_len"], r["num_seqs"], r["batch_size"])
+
+
 def _add_ratios(rows: list[dict]) -> None:
     """Each row's speed-up over the baseline measured on the same workload."""
-
-    def key(r):
-        return (r["kind"], r["model"], r["seq_len"], r["num_seqs"], r["batch_size"])
-
     base = {
-        key(r): r
+        _key(r): r
         for r in rows
-        if r["strategy"] == (BASELINE if r["kind"] == "train" else INFER_BASELINE)
+        if (r["strategy"], r["kernel"] or "conv")
+        == (BASELINE if r["kind"] == "train" else INFER_BASELINE)
     }
     for r in rows:
-        b = base.get(key(r))
+        b = base.get(_key(r))
         # Per model: an ensemble's K models count as K times the work of the baseline's one.
         r["speedup"] = b["median_s"] * r["models"] / r["median_s"] if b else None
 
 
+def decomposition(rows: list[dict]) -> list[dict]:
+    """The tutorial CNN's training speed-up, split into factors whose product is the whole.
+
+    For each batch size: (a) dropping the DataLoader (``torch-reference`` over
+    ``torch-eager``, both ``nn.Conv1d``), (b) the compiled, fused loop (``torch-eager`` over
+    ``jax-fused-epoch``, both with the framework's own conv), (c) the kernel
+    (``jax-fused-epoch`` with ``nn.Conv`` over the same with the windows matmul). Beside
+    them: torch's own kernel and compiled-step factors, torch against JAX with the same
+    kernel and the same kind of loop, and the best of each framework against the other.
+    """
+    out = []
+    for batch in DECOMPOSITION_BATCHES:
+        mine = {
+            (r["strategy"], r["kernel"]): r["median_s"]
+            for r in rows
+            if r["kind"] == "train"
+            and r["model"] == "cnn"
+            and r["seq_len"] == 8
+            and r["batch_size"] == batch
+            and r["models"] == 1
+        }
+        need = [
+            ("torch-reference", "conv"),
+            ("torch-eager", "conv"),
+            ("jax-fused-epoch", "conv"),
+            ("jax-fused-epoch", "matmul"),
+        ]
+        if not all(k in mine for k in need):
+            continue
+
+        def ratio(a, b, m=mine):
+            return m[a] / m[b] if a in m and b in m else None
+
+        torch_best = min((v, k) for k, v in mine.items() if k[0].startswith("torch"))
+        jax_best = min((v, k) for k, v in mine.items() if k[0].startswith("jax"))
+        out.append(
+            {
+                "batch_size": batch,
+                "seconds": {f"{s} [{k}]": v for (s, k), v in mine.items()},
+                "dataloader": ratio(("torch-reference", "conv"), ("torch-eager", "conv")),
+                "fused_loop": ratio(("torch-eager", "conv"), ("jax-fused-epoch", "conv")),
+                "kernel": ratio(("jax-fused-epoch", "conv"), ("jax-fused-epoch", "matmul")),
+                "total": ratio(("torch-reference", "conv"), ("jax-fused-epoch", "matmul")),
+                "torch_kernel": ratio(("torch-eager", "conv"), ("torch-eager", "matmul")),
+                "torch_compiled_step": ratio(
+                    ("torch-eager", "matmul"), ("torch-compile-step", "matmul")
+                ),
+                "same_kernel": ratio(("torch-eager", "matmul"), ("jax-fused-epoch", "matmul")),
+                "best_vs_best": torch_best[0] / jax_best[0],
+                "torch_best": f"{torch_best[1][0]} [{torch_best[1][1]}]",
+                "jax_best": f"{jax_best[1][0]} [{jax_best[1][1]}]",
+            }
+        )
+    return out
+
+
+def _x(value) -> str:
+    return "-" if value is None else f"{value:.1f}x"
+
+
 def markdown(results: dict) -> str:
-    """Results as Markdown: one table per sweep, speed-ups against the baseline."""
+    """Results as Markdown: the decomposition, then one table per sweep."""
     lines = [
         f"# Benchmarks on {results['device_name']}",
         "",
@@ -241,8 +315,11 @@ def markdown(results: dict) -> str:
         "",
         "Versions: " + ", ".join(f"{k} {v}" for k, v in results["run"]["versions"].items()),
         "",
-        "Measured float32 matmul peak: "
-        + ", ".join(f"{k} {v:.0f} GFLOP/s" for k, v in results["matmul_peak_gflops"].items()),
+        "Measured in this run: float32 matmul peak "
+        + ", ".join(f"{k} {v:.0f} GFLOP/s" for k, v in results["matmul_peak_gflops"].items())
+        + "; copy bandwidth "
+        + ", ".join(f"{k} {v:.1f} GB/s" for k, v in results["copy_bandwidth_gbs"].items())
+        + ". The floors use the better of the two.",
         "",
     ]
     if results["skipped"]:
@@ -250,32 +327,61 @@ def markdown(results: dict) -> str:
             "Skipped here: " + "; ".join(f"{k} ({v})" for k, v in results["skipped"].items()),
             "",
         ]
+    if results["decomposition"]:
+        lines += [
+            "## Where the speed-up comes from (tutorial CNN, 41,942 8-mers, one epoch)",
+            "",
+            "| batch | DataLoader dropped | compiled, fused loop | kernel | total | torch's own "
+            "kernel | torch compiled step | same kernel, torch vs JAX | best vs best |",
+            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        for d in results["decomposition"]:
+            lines.append(
+                f"| {d['batch_size']} | {_x(d['dataloader'])} | {_x(d['fused_loop'])} | "
+                f"{_x(d['kernel'])} | **{_x(d['total'])}** | {_x(d['torch_kernel'])} | "
+                f"{_x(d['torch_compiled_step'])} | {_x(d['same_kernel'])} | "
+                f"{_x(d['best_vs_best'])} ({d['torch_best']} vs {d['jax_best']}) |"
+            )
+        lines += [
+            "",
+            "DataLoader dropped: torch-reference over torch-eager (both nn.Conv1d). Compiled, "
+            "fused loop: torch-eager over jax-fused-epoch (each framework's own conv). Kernel: "
+            "jax-fused-epoch with nn.Conv over the same with the windows matmul. The three "
+            "multiply to the total. Torch's own kernel: torch-eager with Conv1d over the "
+            "windows matmul; torch compiled step: torch-eager over torch-compile-step (both "
+            "matmul). Same kernel: torch-eager over jax-fused-epoch, both matmul. Best vs "
+            "best: the fastest single-model torch row over the fastest JAX row.",
+            "",
+        ]
     for sweep in dict.fromkeys(r["sweep"] for r in results["results"]):
         rows = [r for r in results["results"] if r["sweep"] == sweep]
         lines += [
             f"## {sweep}",
             "",
-            "| kind | model | L | N | batch | strategy | warm-up s | median s (min-max) "
-            "| seq/s | speed-up | GFLOP/s | % peak | x launch floor |",
-            "|---|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|",
+            "| kind | model | L | N | batch | strategy | kernel | warm-up s | median s (min-max) "
+            "| seq/s | speed-up | GFLOP/s | GB moved | binding floor s | x floor | x launch |",
+            "|---|---|---:|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
         ]
         for r in rows:
-            speed = f"{r['speedup']:.1f}x" if r["speedup"] else "-"
-            launch = f"{r['median_s'] / r['launch_floor_s']:.1f}" if r["launch_floor_s"] else "-"
+            launch = f"{r['median_s'] / r['launch_floor_s']:.0f}" if r["launch_floor_s"] else "-"
             unit = " (model-seq/s)" if r["models"] > 1 else ""
+            floor = max(r["flop_floor_s"], r["memory_floor_s"])
             lines.append(
                 f"| {r['kind']} | {r['model']} | {r['seq_len']} | {r['num_seqs']:,} | "
-                f"{r['batch_size']} | {r['strategy']} | {r['warmup_s']:.2f} | "
+                f"{r['batch_size']} | {r['strategy']} | {r['kernel'] or '-'} | "
+                f"{r['warmup_s']:.2f} | "
                 f"{r['median_s']:.4f} ({r['min_s']:.4f}-{r['max_s']:.4f}) | "
-                f"{r['seq_per_s']:,.0f}{unit} | {speed} | {r['gflops']:.2f} | "
-                f"{r['pct_of_peak']:.1f} | {launch} |"
+                f"{r['seq_per_s']:,.0f}{unit} | {_x(r['speedup'])} | {r['gflops']:.2f} | "
+                f"{r['gbytes']:.3f} | {floor:.4f} ({r['binding_floor']}) | "
+                f"{r['x_floor']:.0f} | {launch} |"
             )
         lines.append("")
-    base = "the tutorial's own code (torch-reference)"
     lines += [
-        f"Speed-up: the baseline's median over this row's, same workload; training "
-        f"against {base}, inference against torch-eager; for the ensemble per model. "
-        "% peak: achieved GFLOP/s over the measured matmul peak. x launch floor: "
+        "Speed-up: the baseline's median over this row's, same workload; training against "
+        "the tutorial's own code (torch-reference), inference against torch-eager with "
+        "Conv1d; for an ensemble per model. GB moved: what the epoch must move at the least "
+        "(benchmarks/costs.py says how it is counted). Binding floor: the higher of FLOPs / "
+        "matmul peak and bytes / copy bandwidth; x floor: the median over it. x launch: the "
         "median over a compiled loop of as many trivial steps."
     ]
     return "\n".join(lines) + "\n"
@@ -286,49 +392,56 @@ def plot(results: dict, path: Path) -> Path:
     rows = [
         r for r in results["results"] if r["sweep"].startswith("batch size") and r["model"] == "cnn"
     ] or [r for r in results["results"] if r["kind"] == "train"]
-    fig = Figure(figsize=(12, 4.5), layout="constrained")
+    fig = Figure(figsize=(13, 5), layout="constrained")
     ax1, ax2 = fig.subplots(1, 2)
-    for name in dict.fromkeys(r["strategy"] for r in rows):
-        mine = sorted((r for r in rows if r["strategy"] == name), key=lambda r: r["batch_size"])
+    for strategy, kernel in dict.fromkeys((r["strategy"], r["kernel"]) for r in rows):
+        mine = sorted(
+            (r for r in rows if (r["strategy"], r["kernel"]) == (strategy, kernel)),
+            key=lambda r: r["batch_size"],
+        )
+        label = f"{strategy} [{kernel}]" if kernel else strategy
+        style = "--" if kernel == "conv" else "-"
         sizes = [r["batch_size"] for r in mine]
-        ax1.plot(sizes, [r["seq_per_s"] for r in mine], marker="o", label=name)
-        if name != BASELINE:
-            ax2.plot(sizes, [r["speedup"] or np.nan for r in mine], marker="o", label=name)
+        ax1.plot(sizes, [r["seq_per_s"] for r in mine], style, marker="o", label=label)
+        if (strategy, kernel) != BASELINE:
+            ax2.plot(sizes, [r["speedup"] or np.nan for r in mine], style, marker="o", label=label)
     for ax in (ax1, ax2):
         ax.set_xscale("log", base=2)
         ax.set_yscale("log")
         ax.set_xlabel("batch size")
         ax.grid(True, which="both", alpha=0.3)
     ax1.set(
-        ylabel="training sequences / s (model-seq/s for the ensemble)",
-        title="CNN training throughput, tutorial data",
+        ylabel="training sequences / s (model-seq/s for ensembles)",
+        title="CNN training throughput, tutorial data (dashed: nn.Conv kernel)",
     )
-    ax2.axhline(30, color="gray", linestyle=":", linewidth=1)
-    ax2.set(ylabel=f"speed-up over {BASELINE}", title="Speed-up, measured in the same run")
-    ax1.legend(fontsize=8)
+    ax2.set(ylabel="speed-up over torch-reference", title="Speed-up, measured in the same run")
+    ax1.legend(fontsize=7, ncol=2)
     fig.suptitle(results["device_name"])
     fig.savefig(path, dpi=110)
     return path
 
 
-def write(results: dict, out: Path) -> list[Path]:
-    """``results.json``, ``results.md`` and ``throughput.png`` in ``out``."""
-    out.mkdir(parents=True, exist_ok=True)
-    return [
-        atomic_write_json(out / "results.json", results),
-        atomic_write_text(out / "results.md", markdown(results)),
-        plot(results, out / "throughput.png"),
-    ]
+def file_names(device: str) -> list[str]:
+    """What a run on ``device`` writes: ``cpu.json``, ``cpu.md``, ``cpu-throughput.png``."""
+    name = "gpu" if device == "cuda" else device
+    return [f"{name}.json", f"{name}.md", f"{name}-throughput.png"]
 
 
 def main_from_args(args: argparse.Namespace) -> int:
     if args.repeats < 1:
-        raise ValueError(f"--repeats must be at least 1, got {args.repeats}")
+        raise ConfigError(f"--repeats must be at least 1, got {args.repeats}")
     start = time.perf_counter()
-    results = run(args.device, args.quick, args.repeats, args.strategies, progress=not args.quiet)
-    paths = write(results, args.out)
+    names = file_names(args.device)
+    with updated_directory(args.out, names) as stage:  # checked before the minutes of work
+        results = run(
+            args.device, args.quick, args.repeats, args.strategies, progress=not args.quiet
+        )
+        (stage / names[0]).write_text(json_text(results))
+        (stage / names[1]).write_text(markdown(results))
+        plot(results, stage / names[2])
     print(markdown(results))
-    print(f"written: {', '.join(map(str, paths))} ({time.perf_counter() - start:.0f} s)")
+    written = ", ".join(str(args.out / n) for n in names)
+    print(f"written: {written} ({time.perf_counter() - start:.0f} s)")
     return 0
 
 

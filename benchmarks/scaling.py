@@ -24,7 +24,8 @@ from pathlib import Path
 
 from benchmarks.timing import measure, measure_side_by_side
 from dna_tutorial import provenance
-from dna_tutorial.files import atomic_write_json, atomic_write_text
+from dna_tutorial.files import json_text, updated_directory
+from reference_torch.distributed import torchrun
 
 #: The data-parallel workload: the synthetic task, a CNN, batches that split over 4.
 DP_SEQ_LEN, DP_NUM_SEQS, DP_BATCH = 200, 32_768, 512
@@ -106,6 +107,7 @@ def torch_worker(device: str, repeats: int) -> dict | None:
 
     timing = measure(run, repeats)
     warmup, median = timing.warmup_s, timing.median_s
+    distributed.teardown()
     if rank != 0:
         return None
     return {
@@ -126,7 +128,8 @@ def growth_rows(device: str, repeats: int) -> list[dict]:
     rows = []
     for length, n in grid:
         w = Workload("train", "cnn", length, n, 128)
-        runs = {name: prepare(name, w, device) for name in ("torch-eager", "jax-fused-epoch")}
+        names = ("torch-eager", "jax-fused-epoch")
+        runs = {name: prepare(name, "matmul", w, device) for name in names}
         for name, timing in measure_side_by_side(runs, repeats).items():
             rows.append(
                 {
@@ -180,11 +183,7 @@ def run(device: str = "cpu", repeats: int = REPEATS) -> dict:
         torch_rows.append(
             _subprocess_json(
                 [
-                    sys.executable,
-                    "-m",
-                    "torch.distributed.run",
-                    "--standalone",
-                    f"--nproc_per_node={count}",
+                    *torchrun(count),
                     "-m",
                     "benchmarks.scaling",
                     "--worker",
@@ -241,7 +240,7 @@ def markdown(results: dict) -> str:
         "",
         "## One device: cost against sequence length L and count N (batch 128)",
         "",
-        "| strategy | L | N | s / epoch | ns / base |",
+        "| strategy (windows-matmul kernel) | L | N | s / epoch | ns / base |",
         "|---|---:|---:|---:|---:|",
     ]
     lines += [
@@ -270,10 +269,12 @@ def main(argv: list[str] | None = None) -> int:
         if row is not None:
             print(json.dumps(row))
         return 0
-    results = run(args.device, args.repeats)
-    args.out.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(args.out / "scaling.json", results)
-    atomic_write_text(args.out / "scaling.md", markdown(results))
+    name = "gpu" if args.device == "cuda" else args.device
+    names = [f"scaling-{name}.json", f"scaling-{name}.md"]
+    with updated_directory(args.out, names) as stage:  # checked before the minutes of work
+        results = run(args.device, args.repeats)
+        (stage / names[0]).write_text(json_text(results))
+        (stage / names[1]).write_text(markdown(results))
     print(markdown(results))
     return 0
 

@@ -1,28 +1,46 @@
 """Every way this project trains and predicts, prepared as a callable that runs one pass.
 
-A training pass is one epoch: shuffle, then one SGD step per batch over the whole
-training set, the last batch short. An inference pass predicts every sequence once.
-Every callable returns only after the device has finished (``block_until_ready`` in JAX,
+A training pass is one epoch: shuffle, then one SGD step per batch over the whole training
+set, the last batch short. An inference pass predicts every sequence once. Every callable
+returns only after the device has finished (``block_until_ready`` in JAX,
 ``torch.cuda.synchronize`` or a host read in torch), so wall-clock times are honest.
 
-Training strategies, slowest to fastest on CPU:
+Each strategy runs with each convolution **kernel** where that makes sense, so that a
+speed-up can be split into what the strategy buys and what the kernel buys:
+
+- ``conv``: the framework's own convolution, torch's ``nn.Conv1d`` or Flax's ``nn.Conv``;
+- ``matmul``: one matmul over the k-wide windows with the dense kernel permuted instead of
+  the activations (``jax_impl.fast``; in torch ``benchmarks.kernels``, the same maths).
+
+Training strategies:
 
 - ``torch-reference``: the tutorial's code as is, ``Dataset`` + ``DataLoader`` and
   ``reference_torch.train.train_step`` (a ``loss.item()`` per batch).
 - ``torch-eager``: the same model and SGD on tensors already on the device, indexed by a
   ``randperm``, no per-batch host read: torch without the DataLoader.
 - ``torch-compile``: ``torch-eager`` with ``torch.compile(model)``.
-- ``torch-cuda-graphs`` (GPU only): a whole step (forward, backward, SGD) captured once as
-  a CUDA graph and replayed per batch; the short last batch runs eagerly.
-- ``jax-jit-step``: ``jax_impl.train.train_epoch_stepwise``, one compiled step per batch
+- ``torch-compile-step``: the whole step (forward, backward, SGD update) in one
+  ``torch.compile``d function: torch's strongest compiled loop on a CPU.
+- ``torch-cuda-graphs`` (GPU only): a whole step captured once as a CUDA graph and
+  replayed per batch; the short last batch runs eagerly.
+- ``torch-func-ensemble``: K models trained at once with ``torch.func`` (``vmap`` over
+  ``grad`` of a ``functional_call``), each with its own shuffle.
+- ``jax-textbook``: the lesson as written, ``jax_impl.train.train_step`` over the
+  textbook loader (float one-hot batches, ``jax.random.permutation``).
+- ``jax-jit-step``: ``jax_impl.scale.train_step_stepwise``, one compiled step per batch
   called from a Python loop.
-- ``jax-fused-epoch``: shuffle and ``jax_impl.train.train_epoch`` in one compiled call.
-- ``jax-vmap-ensemble``: K models trained at once by ``vmap`` over the fused epoch;
-  throughput counts model-sequences.
+- ``jax-fused-epoch``: ``jax_impl.train.train_step``, the epoch as one compiled call.
+- ``jax-vmap-ensemble``: K models at once, ``vmap`` over the compiled epoch; throughput
+  counts model-sequences.
+
+The JAX strategies other than ``jax-textbook`` read int8 codes and shuffle with the Feistel
+permutation of ``jax_impl.fast``, whichever kernel they use, so that the kernel is the only
+thing a ``conv`` / ``matmul`` pair changes.
 """
 
 from __future__ import annotations
 
+import copy
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -35,16 +53,20 @@ import pandas as pd
 import torch
 from torch import nn
 
+from benchmarks.kernels import MATMUL
 from benchmarks.options import ENSEMBLE_SIZE, GPU_ONLY
 from dna_tutorial.recipe import tutorial_split
 from dna_tutorial.sequences import decode_codes, encode_codes, kmers
 from dna_tutorial.synthetic import synthetic_codes
+from jax_impl import data as jdata
 from jax_impl import fast, scale
+from jax_impl import models as jmodels
 from jax_impl import train as jtrain
-from jax_impl.fast import IMPLS
 from reference_torch import data as tdata
 from reference_torch import models as tmodels
 from reference_torch import train as ttrain
+
+LR = 0.01
 
 
 @dataclass(frozen=True)
@@ -52,7 +74,7 @@ class Workload:
     """What one measurement runs."""
 
     kind: str  # "train" or "infer"
-    model: str  # "linear" or "cnn"
+    model: str  # a registered model, e.g. "linear" or "cnn"
     seq_len: int
     num_seqs: int
     batch_size: int
@@ -77,6 +99,14 @@ def dataset(seq_len: int, num_seqs: int) -> tuple[np.ndarray, np.ndarray]:
     return codes, tdata.score_codes(codes).numpy()
 
 
+def kernels(model: str) -> tuple[str | None, ...]:
+    """The kernels a model can run with: both for a CNN with a matmul twin, else none."""
+    return ("conv", "matmul") if model in MATMUL else (None,)
+
+
+# --- torch ------------------------------------------------------------------------------
+
+
 def _torch_device(device: str) -> torch.device:
     if device == "cuda" and not torch.cuda.is_available():
         raise Skip("no CUDA device visible to torch")
@@ -88,46 +118,88 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def _torch_setup(w: Workload, device: torch.device):
+def torch_model(w: Workload, kernel: str | None, seed: int = 0) -> nn.Module:
+    """The workload's model with ``kernel``, initialised from ``seed``."""
+    torch.manual_seed(seed)
+    model = tmodels.build_model(w.model, w.seq_len)
+    if kernel == "matmul":
+        twin = MATMUL[w.model](w.seq_len)
+        twin.load_state_dict(model.state_dict())
+        model = twin
+    return model
+
+
+def _torch_tensors(w: Workload, device: torch.device):
     codes, scores = dataset(w.seq_len, w.num_seqs)
     x = nn.functional.one_hot(torch.from_numpy(codes).long(), 4).float().to(device)
     y = torch.from_numpy(scores).unsqueeze(1).to(device)
-    torch.manual_seed(0)
-    model = tmodels.build_model(w.model, w.seq_len).to(device)
-    return x, y, model
+    return x, y
 
 
-def torch_train(name: str, w: Workload, device: str) -> Callable[[], None]:
+def torch_train(name: str, kernel: str | None, w: Workload, device: str) -> Callable[[], None]:
     """One training epoch of a torch strategy."""
     dev = _torch_device(device)
     if name == "torch-reference":
         codes, scores = dataset(w.seq_len, w.num_seqs)
         df = pd.DataFrame({"seq": decode_codes(codes), "score": scores})
         train_dl, _ = tdata.build_dataloaders(df, df.iloc[:1], batch_size=w.batch_size)
-        torch.manual_seed(0)
-        model = tmodels.build_model(w.model, w.seq_len).to(dev)
-        opt = torch.optim.SGD(model.parameters(), lr=0.01)
+        model = torch_model(w, kernel).to(dev)
+        opt = torch.optim.SGD(model.parameters(), lr=LR)
         # train_step reads every batch's loss back to the host: it synchronises itself.
         return lambda: ttrain.train_step(model, train_dl, nn.MSELoss(), dev, opt)
-
-    x, y, model = _torch_setup(w, dev)
-    opt = torch.optim.SGD(model.parameters(), lr=0.01)
+    x, y = _torch_tensors(w, dev)
+    if name == "torch-func-ensemble":
+        return _torch_func_ensemble(w, kernel, x, y, dev)
+    model = torch_model(w, kernel).to(dev)
+    opt = torch.optim.SGD(model.parameters(), lr=LR)
     loss_fn = nn.MSELoss()
     if name == "torch-cuda-graphs":
         if dev.type != "cuda":
             raise Skip("CUDA graphs need a GPU")
         return _cuda_graph_epoch(model, opt, loss_fn, x, y, w.batch_size, dev)
+
+    def step(xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
+        loss = loss_fn(forward(xb), yb)
+        loss.backward()
+        opt.step()
+        opt.zero_grad()
+        return loss.detach()
+
     forward = torch.compile(model) if name == "torch-compile" else model
+    if name == "torch-compile-step":
+        step = torch.compile(step)
 
     def epoch() -> None:
         total = torch.zeros((), device=dev)
         for idx in torch.randperm(len(x), device=dev).split(w.batch_size):
-            loss = loss_fn(forward(x[idx]), y[idx])
-            loss.backward()
-            opt.step()
-            opt.zero_grad()
-            total += loss.detach() * len(idx)
+            total += step(x[idx], y[idx]) * len(idx)
         total.item()  # one host read per epoch, which also waits for the device
+
+    return epoch
+
+
+def _torch_func_ensemble(w, kernel, x, y, dev) -> Callable[[], None]:
+    """K models, each with its own shuffle, trained by ``torch.func``: vmap over grad."""
+    from torch.func import functional_call, grad, stack_module_state, vmap
+
+    members = [torch_model(w, kernel, seed=k).to(dev) for k in range(ENSEMBLE_SIZE)]
+    params, buffers = stack_module_state(members)
+    base = copy.deepcopy(members[0]).to("meta")
+    loss_fn = nn.MSELoss()
+
+    def loss(p, b, xb, yb):
+        return loss_fn(functional_call(base, (p, b), (xb,)), yb)
+
+    grads = vmap(grad(loss), in_dims=(0, 0, 0, 0))
+
+    def epoch() -> None:
+        orders = torch.stack([torch.randperm(len(x), device=dev) for _ in range(ENSEMBLE_SIZE)])
+        for idx in orders.split(w.batch_size, dim=1):  # (K, B) rows, one order per member
+            g = grads(params, buffers, x[idx], y[idx])
+            with torch.no_grad():
+                for key, value in params.items():
+                    value -= LR * g[key]
+        _sync(dev)
 
     return epoch
 
@@ -166,11 +238,11 @@ def _cuda_graph_epoch(model, opt, loss_fn, x, y, batch_size, dev) -> Callable[[]
     return epoch
 
 
-def torch_infer(name: str, w: Workload, device: str) -> Callable[[], None]:
+def torch_infer(name: str, kernel: str | None, w: Workload, device: str) -> Callable[[], None]:
     """Predict every sequence once, in batches, with a torch strategy."""
     dev = _torch_device(device)
-    x, _, model = _torch_setup(w, dev)
-    model.eval()
+    x, _ = _torch_tensors(w, dev)
+    model = torch_model(w, kernel).to(dev).eval()
     if name == "torch-cuda-graphs":
         if dev.type != "cuda":
             raise Skip("CUDA graphs need a GPU")
@@ -204,18 +276,29 @@ def torch_infer(name: str, w: Workload, device: str) -> Callable[[], None]:
     return infer
 
 
-def _jax_setup(w: Workload, device: str, impl: str = "fast"):
+# --- JAX ----------------------------------------------------------------------------------
+
+
+def _jax_device(device: str) -> jax.Device:
     platform = "gpu" if device == "cuda" else "cpu"
     try:
-        jax_device = jax.devices(platform)[0]
+        return jax.devices(platform)[0]
     except RuntimeError as err:
         raise Skip(f"no JAX {platform} device") from err
+
+
+def jax_model(w: Workload, kernel: str | None):
+    """The workload's Flax model with ``kernel`` (``matmul``: the fast layers)."""
+    build = fast.build_model if kernel == "matmul" else jmodels.build_model
+    return build(w.model, w.seq_len)
+
+
+def _jax_loader(w: Workload, textbook: bool):
     codes, scores = dataset(w.seq_len, w.num_seqs)
-    chosen = IMPLS[impl]
     df = pd.DataFrame({"seq": decode_codes(codes), "score": scores})
-    with jax.default_device(jax_device):
-        loader, _ = chosen.build_dataloaders(df, df.iloc[:1], batch_size=w.batch_size)
-    return loader, chosen.build_model(w.model, w.seq_len), jax_device
+    build = jdata.build_dataloaders if textbook else fast.build_dataloaders
+    loader, _ = build(df, df.iloc[:1], batch_size=w.batch_size)
+    return loader
 
 
 @jax.jit
@@ -223,15 +306,16 @@ def _ensemble_epoch(states, loader, keys):
     return jax.vmap(jtrain.train_step, in_axes=(0, None, 0))(states, loader, keys)
 
 
-def jax_train(name: str, w: Workload, device: str) -> Callable[[], None]:
+def jax_train(name: str, kernel: str | None, w: Workload, device: str) -> Callable[[], None]:
     """One training epoch of a JAX strategy."""
-    loader, model, jax_device = _jax_setup(w, device)
-    xb, _ = loader.batch(jnp.arange(1))
-    with jax.default_device(jax_device):
+    with jax.default_device(_jax_device(device)):
+        loader = _jax_loader(w, textbook=name == "jax-textbook")
+        model = jax_model(w, kernel)
+        xb, _ = loader.batch(jnp.arange(1))
         key = jax.random.key(0)
         if name == "jax-vmap-ensemble":
             keys = jax.random.split(key, ENSEMBLE_SIZE)
-            states, _ = scale.create_ensemble(model, keys, xb, optax.sgd(0.01))
+            states, _ = scale.create_ensemble(model, keys, xb, optax.sgd(LR))
             box = [states]
 
             def run() -> None:
@@ -239,35 +323,35 @@ def jax_train(name: str, w: Workload, device: str) -> Callable[[], None]:
                 losses.block_until_ready()
 
             return run
-        state = jtrain.create_train_state(model, key, xb, optax.sgd(0.01))
-        box = [state]
+        box = [jtrain.create_train_state(model, key, xb, optax.sgd(LR))]
         step = scale.train_step_stepwise if name == "jax-jit-step" else jtrain.train_step
-        if name in ("jax-jit-step", "jax-fused-epoch"):
 
-            def run() -> None:
-                box[0], loss = step(box[0], loader, key)
-                loss.block_until_ready()
+        def run() -> None:
+            box[0], loss = step(box[0], loader, key)
+            loss.block_until_ready()
 
-            return run
-    raise ValueError(f"unknown JAX training strategy {name!r}")
+        return run
 
 
-def jax_infer(name: str, w: Workload, device: str) -> Callable[[], None]:
-    """Predict every sequence once with the batched prediction of the fast engine."""
-    loader, model, jax_device = _jax_setup(w, device)
-    with jax.default_device(jax_device):
+def jax_infer(name: str, kernel: str | None, w: Workload, device: str) -> Callable[[], None]:
+    """Predict every sequence once: the fast engine's batched, compiled prediction."""
+    with jax.default_device(_jax_device(device)):
+        loader = _jax_loader(w, textbook=False)
+        model = jax_model(w, kernel)
         variables = model.init(jax.random.key(0), jnp.zeros((1, w.seq_len, 4)))
 
     def infer() -> None:
-        fast.predict_codes(model, variables, loader.dataset.codes, w.batch_size).block_until_ready()
+        codes = loader.dataset.codes
+        fast.predict_codes(model, variables, codes, w.batch_size).block_until_ready()
 
     return infer
 
 
-def prepare(name: str, w: Workload, device: str) -> Callable[[], None]:
-    """The callable for strategy ``name`` on workload ``w`` (raises :class:`Skip`)."""
+def prepare(name: str, kernel: str | None, w: Workload, device: str) -> Callable[[], None]:
+    """The callable for strategy ``name`` with ``kernel`` on workload ``w`` (raises
+    :class:`Skip`)."""
     if name in GPU_ONLY and device != "cuda":
         raise Skip("GPU only")
     if w.kind == "train":
-        return (torch_train if name.startswith("torch") else jax_train)(name, w, device)
-    return (torch_infer if name.startswith("torch") else jax_infer)(name, w, device)
+        return (torch_train if name.startswith("torch") else jax_train)(name, kernel, w, device)
+    return (torch_infer if name.startswith("torch") else jax_infer)(name, kernel, w, device)

@@ -117,6 +117,40 @@ class DNA_CNN(models.DNA_CNN):
     def conv_activations(self, xb: jax.Array) -> jax.Array:
         return jnp.transpose(self.conv_net.layers[0](xb), (2, 1, 0))  # (N, P, F)
 
+    def __call__(self, xb: jax.Array, train: bool = False) -> jax.Array:
+        rows = chunk_rows(len(xb), 4 * self.num_filters * (self.seq_len - self.kernel_size + 1))
+        if rows == len(xb):
+            return self.conv_net(xb)
+
+        # Long sequences in big batches: the conv's output would be hundreds of MB, and
+        # XLA's CPU passes over such buffers run far below the memory bandwidth. Run the
+        # network over pieces of the batch instead (a scan), recomputing each piece's
+        # forward pass for its gradient (remat) so that only one piece's activations exist.
+        def piece(module, carry, x):
+            return carry, module.conv_net(x)
+
+        scan = nn.scan(nn.remat(piece), variable_broadcast="params", split_rngs={"params": False})
+        _, out = scan(self, None, xb.reshape(len(xb) // rows, rows, *xb.shape[1:]))
+        return out.reshape(len(xb), -1)
+
+
+#: The conv activations a piece of a batch may hold (see ``DNA_CNN.__call__``): measured on
+#: 2 CPU cores, 4 MiB trained L=1000 batches of 4096 three times faster than one piece.
+PIECE_BYTES = 4 * 2**20
+#: Pieces smaller than this cost more in loop overhead than they save.
+MIN_PIECE_ROWS = 32
+
+
+def chunk_rows(n: int, bytes_per_row: int) -> int:
+    """Rows per piece for a batch of ``n`` rows: ``n`` (no pieces) when the activations
+    fit ``PIECE_BYTES`` or no power of two of at least ``MIN_PIECE_ROWS`` divides ``n``."""
+    if n * bytes_per_row <= PIECE_BYTES:
+        return n
+    rows = 1
+    while rows * 2 * bytes_per_row <= PIECE_BYTES and n % (rows * 2) == 0:
+        rows *= 2
+    return rows if rows >= MIN_PIECE_ROWS else n
+
 
 class DNA_CNNClassifier(DNA_CNN, models.DNA_CNNClassifier):
     """``models.DNA_CNNClassifier`` computed by the fast layers."""

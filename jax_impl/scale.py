@@ -94,6 +94,11 @@ def fit_ensemble(
 
 
 @jax.jit
+def _batches(train_dl: DataLoader, key: jax.Array) -> list[jax.Array]:
+    return train_dl.batches(key)
+
+
+@jax.jit
 def _batch_step(state: TrainState, train_dl: DataLoader, idx: jax.Array, key: jax.Array):
     step_key = jax.random.fold_in(key, state.step)
     return loss_batch(state, *train_dl.batch(idx), step=True, key=step_key)
@@ -107,7 +112,7 @@ def train_step_stepwise(
     The same batches, keys and arithmetic as the compiled epoch."""
     shuffle_key, dropout_key = jax.random.split(key)
     losses, sizes = [], []
-    for batches in jax.jit(lambda dl, k: dl.batches(k))(train_dl, shuffle_key):
+    for batches in _batches(train_dl, shuffle_key):
         for idx in batches:
             state, loss, n = _batch_step(state, train_dl, idx, dropout_key)
             losses.append(loss)

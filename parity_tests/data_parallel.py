@@ -20,8 +20,6 @@ tests launch this module as a script::
 from __future__ import annotations
 
 import argparse
-import socket
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -29,23 +27,6 @@ import numpy as np
 from dna_tutorial.sequences import encode_codes, kmers
 
 NUM_SEQS, BATCH, EPOCHS, SEED, LR = 2048, 128, 2, 17, 0.01
-
-
-def torchrun(nproc: int) -> list[str]:
-    """``torchrun`` for ``nproc`` local processes with a rendezvous port of its own, so
-    that runs in parallel (pytest-xdist) never meet on the default one."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    return [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        f"--nproc_per_node={nproc}",
-        "--nnodes=1",
-        "--rdzv-backend=c10d",
-        f"--rdzv-endpoint=127.0.0.1:{port}",
-    ]
 
 
 def problem() -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray], list[np.ndarray]]:

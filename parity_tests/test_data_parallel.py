@@ -10,9 +10,10 @@ import sys
 import numpy as np
 import pytest
 
-from parity_tests.data_parallel import EPOCHS, torchrun, train_torch
+from parity_tests.data_parallel import EPOCHS, train_torch
 from parity_tests.harness import assert_all_pass, compare
 from parity_tests.tolerances import EPOCH
+from reference_torch.distributed import torchrun
 
 pytestmark = pytest.mark.slow
 TIMEOUT = 600

@@ -13,6 +13,8 @@ would take on the whole batch. Backends: gloo on CPU, nccl on GPU.
 from __future__ import annotations
 
 import os
+import socket
+import sys
 
 import torch
 import torch.distributed as dist
@@ -89,3 +91,20 @@ def mean_over_ranks(value: float, device: torch.device) -> float:
     total = torch.tensor([value], dtype=torch.float64, device=device)
     dist.all_reduce(total)
     return float(total.item()) / dist.get_world_size()
+
+
+def torchrun(nproc: int) -> list[str]:
+    """``torchrun`` for ``nproc`` local processes with a rendezvous port of its own, so
+    that runs in parallel (pytest-xdist) never meet on the default one."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    return [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        f"--nproc_per_node={nproc}",
+        "--nnodes=1",
+        "--rdzv-backend=c10d",
+        f"--rdzv-endpoint=127.0.0.1:{port}",
+    ]

@@ -1,23 +1,57 @@
-"""The benchmark scripts run end to end (quick mode); FLOP counts by hand. No timing
+"""The benchmark scripts: costs by hand, torch's windows-matmul CNN equal to DNA_CNN, the
+decomposition's factors multiply to the whole, and the quick run end to end. No timing
 assertions: benchmarks are measured by running them, not by tests."""
 
 import json
 
+import numpy as np
 import pytest
+import torch
 
-from benchmarks.flops import inference_flops, train_flops
-from benchmarks.options import GPU_ONLY, INFER_STRATEGIES, TRAIN_STRATEGIES
+from benchmarks.costs import (
+    inference_bytes,
+    inference_flops,
+    num_params,
+    train_bytes,
+    train_flops,
+)
+from benchmarks.kernels import MATMUL
+from benchmarks.options import CONV_ONLY, GPU_ONLY, INFER_STRATEGIES, TRAIN_STRATEGIES
+from benchmarks.runner import decomposition
 from benchmarks.timing import measure
 from dna_tutorial.app.cli import main
+from reference_torch.models import build_model
 
 
-def test_flop_counts_by_hand():
+def test_flop_and_byte_counts_by_hand():
     # CNN at L=8: conv 2*6*32*(3*4) = 4608, dense 2*6*32 = 384
     assert inference_flops("cnn", 8) == 4608 + 384
     assert train_flops("cnn", 8) == 2 * 4608 + 3 * 384
     assert inference_flops("linear", 8) == 2 * 32 and train_flops("linear", 8) == 2 * 64
+    assert (
+        num_params("cnn", 8)
+        == 32 * 13 + (32 * 6 + 1)
+        == sum(p.numel() for p in build_model("cnn", 8).parameters())
+    )
+    # 8 bases read twice, 32 x 6 activations written and read, parameters over 128 rows
+    assert train_bytes("cnn", 8, 128) == 2 * 8 + 2 * 4 * 192 + 2 * 4 * 609 / 128
+    assert inference_bytes("linear", 8, 4) == 8 + 4 + 4 * 33 / 4
     with pytest.raises(ValueError, match="no FLOP count"):
         inference_flops("rnn", 8)
+
+
+@pytest.mark.parametrize("name", sorted(MATMUL))
+@pytest.mark.parametrize(("seq_len", "filters", "k"), [(8, 32, 3), (20, 7, 5)])
+def test_the_torch_windows_matmul_cnn_equals_dna_cnn(name, seq_len, filters, k):
+    torch.manual_seed(0)
+    reference = build_model(name, seq_len, num_filters=filters, kernel_size=k)
+    twin = MATMUL[name](seq_len, filters, k)
+    twin.load_state_dict(reference.state_dict())  # the same parameters, by name
+    x = torch.randn(33, seq_len, 4, requires_grad=True)
+    torch.testing.assert_close(twin(x), reference(x), rtol=1e-5, atol=1e-6)
+    (g_ref,) = torch.autograd.grad(reference(x).square().sum(), reference.conv_net[0].weight)
+    (g_twin,) = torch.autograd.grad(twin(x).square().sum(), twin.conv_net[0].weight)
+    torch.testing.assert_close(g_twin, g_ref, rtol=1e-4, atol=1e-6)
 
 
 def test_measure_separates_warmup_from_repeats():
@@ -27,29 +61,52 @@ def test_measure_separates_warmup_from_repeats():
     assert timing.min_s <= timing.median_s <= timing.max_s
 
 
+def _rows(seconds):
+    return [
+        {"kind": "train", "model": "cnn", "seq_len": 8, "batch_size": 128, "models": 1,
+         "strategy": s, "kernel": k, "median_s": v}
+        for (s, k), v in seconds.items()
+    ]  # fmt: skip
+
+
+def test_the_decomposition_multiplies_to_the_total():
+    seconds = {
+        ("torch-reference", "conv"): 0.36,
+        ("torch-eager", "conv"): 0.24,
+        ("torch-eager", "matmul"): 0.12,
+        ("torch-compile-step", "matmul"): 0.15,
+        ("jax-fused-epoch", "conv"): 0.1,
+        ("jax-fused-epoch", "matmul"): 0.01,
+    }
+    (d,) = decomposition(_rows(seconds))
+    assert d["dataloader"] * d["fused_loop"] * d["kernel"] == pytest.approx(d["total"])
+    assert d["total"] == pytest.approx(36) and d["kernel"] == pytest.approx(10)
+    assert d["same_kernel"] == pytest.approx(12) and d["best_vs_best"] == pytest.approx(12)
+    assert d["torch_best"] == "torch-eager [matmul]"
+    del seconds[("jax-fused-epoch", "conv")]
+    assert decomposition(_rows(seconds)) == []  # a factor is missing: no row, not a guess
+
+
 @pytest.mark.slow
-def test_quick_bench_runs_every_strategy_and_writes_its_results(tmp_path, capsys):
+def test_quick_bench_runs_every_strategy_and_kernel_and_writes_its_results(tmp_path, capsys):
     assert main(["bench", "--quick", "--quiet", "--out", str(tmp_path)]) == 0
-    results = json.loads((tmp_path / "results.json").read_text())
-    seen = {(r["kind"], r["strategy"]) for r in results["results"]}
-    expected = {("train", s) for s in TRAIN_STRATEGIES if s not in GPU_ONLY}
-    expected |= {("infer", s) for s in INFER_STRATEGIES if s not in GPU_ONLY}
-    assert seen == expected
+    results = json.loads((tmp_path / "cpu.json").read_text())
+    seen = {(r["kind"], r["strategy"], r["kernel"]) for r in results["results"]}
+    for strategy in TRAIN_STRATEGIES:
+        if strategy in GPU_ONLY:
+            continue
+        kernels = {"conv"} if strategy in CONV_ONLY else {"conv", "matmul"}
+        assert {("train", strategy, k) for k in kernels} <= seen
+        assert ("train", strategy, None) in seen  # the linear model has no kernel choice
+    assert {("infer", s, "matmul") for s in INFER_STRATEGIES if s not in GPU_ONLY} <= seen
     assert set(results["skipped"]) == GPU_ONLY  # no GPU here: skipped, with the reason
-    row = results["results"][0]
-    for field in (
-        "warmup_s",
-        "median_s",
-        "min_s",
-        "max_s",
-        "seq_per_s",
-        "gflops",
-        "pct_of_peak",
-        "flop_floor_s",
-        "speedup",
-    ):
-        assert row[field] is not None
-    assert {"torch", "jax"} <= set(results["run"]["versions"])
-    assert (tmp_path / "throughput.png").stat().st_size > 10_000
-    assert "## quick" in (tmp_path / "results.md").read_text()
+    assert results["copy_bandwidth_gbs"]["jax"] > 0 and results["matmul_peak_gflops"]["torch"] > 0
+    for row in results["results"]:
+        assert row["x_floor"] > 0 and row["binding_floor"] in ("FLOP", "memory")
+        assert np.isfinite(row["median_s"]) and row["speedup"] is not None
+    assert (tmp_path / "cpu-throughput.png").stat().st_size > 10_000
+    assert "## quick" in (tmp_path / "cpu.md").read_text()
     assert "Benchmarks on" in capsys.readouterr().out
+    (tmp_path / "cpu.md").write_text("edited by hand")
+    assert main(["bench", "--quick", "--quiet", "--out", str(tmp_path)]) == 2  # not overwritten
+    assert (tmp_path / "cpu.md").read_text() == "edited by hand"

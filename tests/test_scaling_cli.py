@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from dna_tutorial.app.cli import main
-from parity_tests.data_parallel import torchrun
+from reference_torch.distributed import torchrun
 
 pytestmark = pytest.mark.slow
 

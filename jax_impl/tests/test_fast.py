@@ -148,3 +148,19 @@ def test_both_implementations_are_offered_under_their_names():
         model = impl.build_model("cnn", 4)
         state = create_train_state(model, jax.random.key(0), xb)
         assert impl.predict_seqs(model, state.variables, ["ACGT"]).shape == (1, 1)
+
+
+def test_long_sequences_in_big_batches_run_in_pieces_with_the_same_maths():
+    length, n = 300, 256  # 38 KB of conv output a row: 4 pieces of 64 rows
+    assert fast.chunk_rows(n, 4 * 32 * (length - 2)) == 64
+    assert fast.chunk_rows(982, 4 * 32 * (length - 2)) == 982  # no power of two fits: whole
+    assert fast.chunk_rows(128, 4 * 32 * 6) == 128  # small activations: whole
+    textbook, quick = build_model("cnn", length), fast.build_model("cnn", length)
+    variables = textbook.init(jax.random.key(0), jnp.zeros((1, length, 4)))
+    x = jax.nn.one_hot(jax.random.randint(jax.random.key(1), (n, length), 0, 4), 4)
+    _close(quick.apply(variables, x), textbook.apply(variables, x), FORWARD)
+
+    def grads(model):  # of a mean-squared loss, as in training
+        return jax.grad(lambda v: jnp.mean(model.apply(v, x) ** 2))(variables)
+
+    _close(grads(quick), grads(textbook), GRADIENT)
