@@ -30,6 +30,14 @@ class RunConfig:
     patience: int = spec.PATIENCE
     num_filters: int = spec.NUM_FILTERS
     kernel_size: int = spec.KERNEL_SIZE
+    #: The deeper CNN (``deep``, ``deep_multilabel``): blocks, dense layers, dropout, and
+    #: AdamW's rate, weight decay and warm-up epochs (the tutorial's models use SGD).
+    conv_blocks: tuple = spec.DEEP_BLOCKS
+    dense_units: tuple = spec.DEEP_DENSE
+    dropout: tuple = spec.DEEP_DROPOUT
+    adamw_lr: float = spec.ADAMW_LR
+    weight_decay: float = spec.WEIGHT_DECAY
+    warmup_epochs: int = spec.WARMUP_EPOCHS
     act_thresh: float = spec.ACT_THRESH
     num_logo_seqs: int = spec.NUM_LOGO_SEQS
     device: str = "cpu"
@@ -64,8 +72,21 @@ class RunConfig:
                 problems.append(f"{name} must be a positive integer, got {value!r}")
         if not isinstance(self.seed, int) or not 0 <= self.seed <= MAX_SEED:
             problems.append(f"seed must be an integer from 0 to {MAX_SEED}, got {self.seed!r}")
-        if not self.learning_rate > 0:
-            problems.append(f"learning_rate must be positive, got {self.learning_rate}")
+        for name in ("learning_rate", "adamw_lr"):
+            if not getattr(self, name) > 0:
+                problems.append(f"{name} must be positive, got {getattr(self, name)}")
+        if not self.weight_decay >= 0 or not (
+            isinstance(self.warmup_epochs, int) and self.warmup_epochs >= 0
+        ):
+            problems.append("weight_decay and warmup_epochs must not be negative")
+        if not all(0 <= p < 1 for p in self.dropout) or len(self.dropout) != 2:
+            problems.append(f"dropout must be two rates in [0, 1), got {self.dropout}")
+        if not self.conv_blocks or not all(
+            len(b) == 3 and all(isinstance(v, int) and v >= 1 for v in b) for b in self.conv_blocks
+        ):
+            problems.append(
+                f"conv_blocks must be (filters, width, pool) triples, got {self.conv_blocks}"
+            )
         if self.device not in DEVICES:
             problems.append(f"device must be one of {DEVICES}, got {self.device!r}")
         if set(self.models) - set(registry.MODELS):
@@ -94,24 +115,37 @@ class RunConfig:
 
         Regression trains the linear model and the CNN (steps 3-6), plus the footnote-2
         classifier when class labels exist (the synthetic data's score groups);
-        classification trains the classifier alone.
+        classification trains the classifier alone; a multi-label task the deeper CNN.
         """
-        if self.models:
-            names = self.models
-        elif task == "classify":
-            names = ("classifier",)
-        else:
-            names = ("linear", "cnn", "classifier") if has_classes else ("linear", "cnn")
-        wrong = [m for m in names if registry.get(m).task == "regress" and task == "classify"]
+        defaults = {
+            "regress": ("linear", "cnn", "classifier") if has_classes else ("linear", "cnn"),
+            "classify": ("classifier",),
+            "multilabel": ("deep_multilabel",),
+        }
+        names = self.models or defaults[task]
+        fits = {
+            "regress": ("regress", "classify") if has_classes else ("regress",),
+            "classify": ("classify",),
+            "multilabel": ("multilabel",),
+        }[task]
+        wrong = [m for m in names if registry.get(m).task not in fits]
         if wrong:
-            raise ConfigError(f"models {wrong} predict scores; task 'classify' needs 'classifier'")
-        if any(registry.get(m).task == "classify" for m in names) and not has_classes:
-            raise ConfigError("the classifier needs class labels; this data has none")
+            want = " or ".join(registry.names(t)[0] for t in fits)
+            raise ConfigError(
+                f"models {wrong} do not fit this {task} data (they predict "
+                f"{', '.join(sorted({registry.get(m).task for m in wrong}))}); try {want}"
+            )
         return tuple(names)
 
     def model_options(self) -> dict:
         """The options every model is built with (each takes those it declares)."""
-        return {"num_filters": self.num_filters, "kernel_size": self.kernel_size}
+        return {
+            "num_filters": self.num_filters,
+            "kernel_size": self.kernel_size,
+            "conv_blocks": self.conv_blocks,
+            "dense_units": self.dense_units,
+            "dropout": self.dropout,
+        }
 
     def replace(self, **changes) -> RunConfig:
         return dataclasses.replace(self, **changes)

@@ -5,11 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 from dna_tutorial import spec
-from dna_tutorial.recipe import Split, tutorial_split
+from dna_tutorial.recipe import Split, score_classes, tutorial_split
 from dna_tutorial.sequences import decode_codes, kmers
-from dna_tutorial.synthetic import synthetic_codes
+from dna_tutorial.synthetic import TUTORIAL_MOTIFS, Motif, planted_motifs, synthetic_codes
 
 
 @dataclass(frozen=True)
@@ -18,11 +19,12 @@ class TutorialData:
 
     ``targets`` is None for the built-in synthetic data: scoring is the tutorial's step 1,
     so each port scores the sequences itself (and the parity tests check they agree).
-    For classification ``targets`` holds int64 class indices into ``class_names``.
+    For classification ``targets`` holds int64 class indices into ``class_names``; for a
+    multi-label task, a 0/1 matrix (N, labels) whose columns ``class_names`` names.
     """
 
     seqs: list[str]  # uppercase, validated, one common length
-    task: str  # "regress" or "classify"
+    task: str  # "regress", "classify" or "multilabel"
     targets: np.ndarray | None
     class_names: tuple[str, ...]
     source: str
@@ -79,3 +81,49 @@ def synthetic_task(
         split=tutorial_split(num_seqs, seed=seed),
         per_occurrence=per_occurrence,
     )
+
+
+def planted_task(
+    num_seqs: int,
+    seq_len: int,
+    motifs: tuple[Motif, ...] = TUTORIAL_MOTIFS,
+    seed: int = spec.SEED,
+    both_strands: bool = False,
+) -> TutorialData:
+    """Planted-motif sequences (``dna_tutorial.synthetic.planted_motifs``) whose targets
+    say which motifs each holds: a multi-label task, split 64/16/20."""
+    planted = planted_motifs(num_seqs, seq_len, motifs, seed, both_strands=both_strands)
+    names = ", ".join(m.name for m in motifs)
+    return TutorialData(
+        seqs=decode_codes(planted.codes),
+        task="multilabel",
+        targets=planted.labels,
+        class_names=tuple(m.name for m in motifs),
+        source=f"planted motifs: {num_seqs:,} random {seq_len}-mers with {names} (seed {seed})",
+        split=tutorial_split(num_seqs, seed=seed),
+    )
+
+
+def data_frame(data: TutorialData, scores: np.ndarray | None = None) -> pd.DataFrame:
+    """Step 1 as a DataFrame: ``seq``, then ``score`` (the port's own scores of the
+    synthetic data, else the file's) and, when classes exist, ``label``; for a multi-label
+    task one 0/1 column per label (see :func:`target_column`)."""
+    df = pd.DataFrame({"seq": data.seqs})
+    if data.synthetic:
+        df["score"] = scores
+        df["label"] = score_classes(np.asarray(scores))
+    elif data.task == "classify":
+        df["label"] = data.targets
+    elif data.task == "multilabel":
+        for name, column in zip(target_column(data.task, data.class_names), data.targets.T):
+            df[name] = column
+    else:
+        df["score"] = data.targets
+    return df
+
+
+def target_column(task: str, class_names: tuple[str, ...] = ()) -> str | list[str]:
+    """The DataFrame column(s) a model of ``task`` trains on."""
+    if task == "multilabel":
+        return [f"label:{name}" for name in class_names]
+    return "score" if task == "regress" else "label"

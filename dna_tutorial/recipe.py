@@ -101,16 +101,3 @@ def score_classes(scores: np.ndarray) -> np.ndarray:
     if not np.isfinite(scores).all():
         raise ValueError("scores contain NaN or infinity; cannot assign classes")
     return np.digitize(scores, CLASS_EDGES, right=True).astype(np.int64)
-
-
-def r2_score(truth: np.ndarray, pred: np.ndarray) -> float:
-    """Coefficient of determination, ``1 - SS_res / SS_tot`` (as sklearn's), in float64."""
-    truth = np.asarray(truth, dtype=np.float64).ravel()
-    pred = np.asarray(pred, dtype=np.float64).ravel()
-    if truth.shape != pred.shape or truth.size < 2:
-        raise ValueError(
-            f"r2_score needs two arrays of equal length >= 2, got {truth.shape}, {pred.shape}"
-        )
-    ss_tot = np.sum((truth - truth.mean()) ** 2)
-    ss_res = np.sum((truth - pred) ** 2)
-    return float(1.0 - ss_res / ss_tot) if ss_tot > 0 else float("nan")

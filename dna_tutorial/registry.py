@@ -72,13 +72,28 @@ class ModelSpec:
     #: Small configurations (``seq_len`` and options) that tests and the parity suite build
     #: the model at; empty means the tutorial's shape and two others (see parity_tests).
     examples: tuple[Mapping[str, Any], ...] = ()
+    #: How a run trains it: ``sgd`` (the notebook's SGD, constant rate) or ``adamw`` (AdamW
+    #: with weight decay, warm-up and cosine schedule: the deeper model's).
+    optimizer: str = "sgd"
 
     def __post_init__(self) -> None:
         if self.task not in TASKS:
             raise ValueError(f"unknown task {self.task!r}; choose one of {TASKS}")
+        if self.optimizer not in ("sgd", "adamw"):
+            raise ValueError(f"unknown optimizer {self.optimizer!r}; choose 'sgd' or 'adamw'")
 
     def params(self, options: Mapping[str, Any] | None = None) -> tuple[Param, ...]:
         return tuple(self.layout(options or {}))
+
+
+def hashable(options: Mapping[str, Any]) -> dict:
+    """``options`` with every list made a tuple (JSON reads tuples back as lists; a Flax
+    module's fields, and jit's static arguments, must be hashable)."""
+
+    def freeze(value):
+        return tuple(freeze(v) for v in value) if isinstance(value, (list, tuple)) else value
+
+    return {key: freeze(value) for key, value in options.items()}
 
 
 def resolve(ref: str | type) -> type:
@@ -184,5 +199,82 @@ register(
         _cnn("conv1d"),
         summary="the CNN with one logit per class, cross-entropy (footnote 2)",
         fast="jax_impl.fast:DNA_CNNClassifier",
+    )
+)
+
+
+# --- The second lesson ----------------------------------------------------------------
+
+
+def _batchnorm(torch_prefix: str, flax_path: tuple[str, ...]) -> list[Param]:
+    return [
+        Param(f"{torch_prefix}.weight", ("params", *flax_path, "scale")),
+        Param(f"{torch_prefix}.bias", ("params", *flax_path, "bias")),
+        Param(f"{torch_prefix}.running_mean", ("batch_stats", *flax_path, "mean")),
+        Param(f"{torch_prefix}.running_var", ("batch_stats", *flax_path, "var")),
+        Param(f"{torch_prefix}.num_batches_tracked", (), "torch_only"),
+    ]
+
+
+def _deep(options: Mapping) -> list[Param]:
+    from dna_tutorial.spec import DEEP_BLOCKS, DEEP_DENSE
+
+    blocks = options.get("conv_blocks", DEEP_BLOCKS)
+    dense = options.get("dense_units", DEEP_DENSE)
+    params = []
+    for i in range(len(blocks)):
+        params.append(
+            Param(f"blocks.{i}.conv.weight", ("params", f"blocks_{i}", "conv", "kernel"), "conv1d")
+        )
+        params += _batchnorm(f"blocks.{i}.bn", (f"blocks_{i}", "bn"))
+    last_conv = f"blocks.{len(blocks) - 1}.conv.weight"
+    for j in range(len(dense)):
+        kernel = ("params", f"head_{j}", "dense", "kernel")
+        if j == 0:
+            params.append(Param(f"head.{j}.dense.weight", kernel, "flatten_dense", last_conv))
+        else:
+            params.append(Param(f"head.{j}.dense.weight", kernel, "dense"))
+        params += _batchnorm(f"head.{j}.bn", (f"head_{j}", "bn"))
+    if dense:
+        params.append(Param("out.weight", ("params", "out", "kernel"), "dense"))
+    else:
+        params.append(Param("out.weight", ("params", "out", "kernel"), "flatten_dense", last_conv))
+    params.append(Param("out.bias", ("params", "out", "bias")))
+    return params
+
+
+#: Small shapes of the deeper CNN for tests and parity: no dropout (masks from two RNGs
+#: cannot match), 'same' and 'valid' padding, one or two blocks and dense layers.
+DEEP_EXAMPLES = (
+    {"seq_len": 8, "conv_blocks": ((6, 3, 2), (8, 3, 2)), "dense_units": (16,),
+     "dropout": (0.0, 0.0)},
+    {"seq_len": 30, "conv_blocks": ((5, 4, 3),), "dense_units": (), "dropout": (0.0, 0.0),
+     "padding": "valid"},
+    {"seq_len": 50, "conv_blocks": ((8, 7, 5), (6, 5, 2)), "dense_units": (12, 10),
+     "dropout": (0.0, 0.0)},
+)  # fmt: skip
+
+register(
+    ModelSpec(
+        "deep",
+        "regress",
+        "reference_torch.models:DNA_DeepCNN",
+        "jax_impl.models:DNA_DeepCNN",
+        _deep,
+        summary="blocks of conv, BatchNorm, ReLU, max-pool, dropout; dense layers (lesson 2)",
+        examples=DEEP_EXAMPLES,
+        optimizer="adamw",
+    )
+)
+register(
+    ModelSpec(
+        "deep_multilabel",
+        "multilabel",
+        "reference_torch.models:DNA_DeepCNNMultilabel",
+        "jax_impl.models:DNA_DeepCNNMultilabel",
+        _deep,
+        summary="the deeper CNN with one sigmoid output per label, binary cross-entropy",
+        examples=DEEP_EXAMPLES,
+        optimizer="adamw",
     )
 )

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from dna_tutorial.recipe import r2_score
+from dna_tutorial.metrics import per_label, pr_auc, r2_score, roc_auc
 
 
 @dataclass
@@ -22,13 +22,13 @@ class ModelResult:
     """One trained model: its loss history, epoch times and test-set predictions."""
 
     name: str
-    task: str  # "regress" or "classify"
+    task: str  # "regress", "classify" or "multilabel"
     train_loss: list[float]
     val_loss: list[float]
     epoch_seconds: list[float]
     stopped_early: bool
-    test_truth: np.ndarray  # (N_test,) float32 scores, or int64 class labels
-    test_pred: np.ndarray  # (N_test,) float32 predictions, or (N_test, C) float32 logits
+    test_truth: np.ndarray  # (N,) float32 scores, (N,) int64 classes, or (N, K) 0/1 labels
+    test_pred: np.ndarray  # (N,) float32 predictions, or (N, C) / (N, K) float32 logits
 
     def metrics(self, num_classes: int = 0) -> dict:
         """Test metrics plus final losses; all deterministic for a given seed."""
@@ -41,10 +41,17 @@ class ModelResult:
         if self.task == "regress":
             out["test_r2"] = r2_score(self.test_truth, self.test_pred)
             out["test_mse"] = float(np.mean((self.test_truth - self.test_pred) ** 2))
-        else:
+        elif self.task == "classify":
             confusion = self.confusion(num_classes)
             out["test_accuracy"] = float(np.trace(confusion) / confusion.sum())
             out["test_confusion"] = confusion.tolist()
+        else:  # multilabel: logits (N, K) against 0/1 labels (N, K), per label then averaged
+            auroc = per_label(roc_auc, self.test_truth, self.test_pred)
+            aupr = per_label(pr_auc, self.test_truth, self.test_pred)
+            out["test_auroc"] = float(np.nanmean(auroc)) if np.isfinite(auroc).any() else None
+            out["test_aupr"] = float(np.nanmean(aupr)) if np.isfinite(aupr).any() else None
+            out["test_auroc_per_label"] = auroc.tolist()
+            out["test_aupr_per_label"] = aupr.tolist()
         return out
 
     def confusion(self, num_classes: int) -> np.ndarray:
@@ -90,3 +97,11 @@ class PortResult:
     seconds: dict[str, float] = field(default_factory=dict)
     #: False in every process of a distributed run but the first: it writes nothing.
     main_process: bool = True
+
+
+def headline(metrics: dict) -> tuple[str, float | None]:
+    """The one test number a model is known by: R², accuracy or mean AUROC."""
+    for key, name in (("test_r2", "R²"), ("test_accuracy", "accuracy"), ("test_auroc", "AUROC")):
+        if key in metrics:
+            return name, metrics[key]
+    raise ValueError(f"no test measure among {sorted(metrics)}")

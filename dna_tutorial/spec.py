@@ -54,3 +54,18 @@ SPOT_CHECKS: dict[str, tuple[str, ...]] = {
     "with GCG": ("AAGCGAAA", "CGCGCCCC", "GGGCGGGG", "TTGCGTTT"),
     "TAT and GCG": ("GCGTATAA", "TATGCGCC", "GGTATGCG", "TGCGTTAT"),
 }
+
+# --- The second lesson: a deeper CNN with state ---------------------------------------
+#: Convolution blocks as (filters, kernel width, max-pool size): conv -> BatchNorm -> ReLU
+#: -> max-pool -> dropout. Padded 'same', so only the pools shorten the sequence: L=8
+#: gives 2 positions, L=200 gives 50.
+DEEP_BLOCKS = ((32, 7, 2), (64, 5, 2))
+#: Hidden dense layers after the blocks (dense -> BatchNorm -> ReLU -> dropout).
+DEEP_DENSE = (128,)
+#: Dropout after each convolution block, and after each hidden dense layer.
+DEEP_DROPOUT = (0.1, 0.3)
+#: AdamW as torch defaults it (weight decay 1e-2), a learning rate for it, and the
+#: schedule: linear warm-up over the first epochs, then a cosine down to 0 at the last.
+ADAMW_LR = 1e-3
+WEIGHT_DECAY = 1e-2
+WARMUP_EPOCHS = 1

@@ -84,18 +84,20 @@ def quick_split(df: pd.DataFrame, split: Split) -> tuple[pd.DataFrame, ...]:
 
 
 def targets_array(targets: np.ndarray) -> jax.Array:
-    """Targets as training wants them: class labels int32 (N,), scores float32 (N, 1)."""
-    if np.issubdtype(targets.dtype, np.integer):
+    """Targets as training wants them: class labels int32 (N,), scores float32 (N, 1), a
+    multi-label 0/1 matrix float32 (N, K)."""
+    if targets.ndim == 1 and np.issubdtype(targets.dtype, np.integer):
         return jnp.asarray(targets, jnp.int32)
-    return jnp.asarray(targets, jnp.float32)[:, None]
+    return jnp.asarray(targets, jnp.float32).reshape(len(targets), -1)
 
 
 @jax.tree_util.register_pytree_node_class
 class SeqDatasetOHE:
     """(one-hot sequence, target) pairs; every sequence is encoded once, up front.
 
-    Targets are float32 of shape (N, 1) for regression (as MSE wants) and int32 of shape
-    (N,) for classification. A pytree: compiled functions take it as an argument.
+    Targets are float32 of shape (N, 1) for regression (as MSE wants), int32 of shape (N,)
+    for classification and float32 (N, K) for K labels (``target_col`` a list of K
+    columns). A pytree: compiled functions take it as an argument.
     """
 
     def __init__(self, df: pd.DataFrame, seq_col: str = "seq", target_col: str = "score"):

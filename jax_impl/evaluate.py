@@ -11,7 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 
-from dna_tutorial.recipe import r2_score
+from dna_tutorial.metrics import r2_score
 from dna_tutorial.spec import SPOT_CHECKS
 from jax_impl.data import one_hot_encode, score_seqs
 

@@ -36,11 +36,12 @@ def conv_activations(model: nn.Module, variables, x: jax.Array) -> jax.Array:
     return model.apply(variables, x, method=model.conv_activations)
 
 
-@functools.partial(jax.jit, static_argnames=("model", "act_thresh"))
-def _counts(model: nn.Module, variables, x: jax.Array, act_thresh: float) -> jax.Array:
+@functools.partial(jax.jit, static_argnames=("model", "k", "act_thresh"))
+def _counts(model: nn.Module, variables, x: jax.Array, k: int, act_thresh: float) -> jax.Array:
     fired = (conv_activations(model, variables, x) > act_thresh).astype(jnp.float32)  # (N, P, F)
     positions = fired.shape[1]
-    k = x.shape[1] - positions + 1
+    pad = positions - (x.shape[1] - k + 1)  # 'same' padding: N rows (zeros) around
+    x = jnp.pad(x, ((0, 0), (pad // 2, pad - pad // 2), (0, 0)))
     windows = jnp.stack([x[:, j : j + positions] for j in range(k)], axis=2)  # (N, P, k, 4)
     return jnp.einsum("npf,npjc->fjc", fired, windows)
 
@@ -53,5 +54,6 @@ def get_filter_activations(
     The notebook loops over sequences, filters and positions; the einsum sums the same
     one-hot subsequences in one call.
     """
-    counts = _counts(model, variables, one_hot_encode(seqs), act_thresh)
+    k = filter_weights(variables).shape[-1]
+    counts = _counts(model, variables, one_hot_encode(seqs), k, act_thresh)
     return np.asarray(counts).round().astype(np.int64)

@@ -15,8 +15,8 @@ import jax
 import jax.numpy as jnp
 
 from dna_tutorial import registry
-from dna_tutorial.registry import resolve
-from dna_tutorial.spec import KERNEL_SIZE, NUM_FILTERS
+from dna_tutorial.registry import hashable, resolve
+from dna_tutorial.spec import DEEP_BLOCKS, DEEP_DENSE, DEEP_DROPOUT, KERNEL_SIZE, NUM_FILTERS
 
 
 def _flatten(h: jax.Array) -> jax.Array:
@@ -111,6 +111,125 @@ class DNA_CNNClassifier(DNA_CNN):
         super().__post_init__()
 
 
+class BatchNorm(nn.Module):
+    """BatchNorm over the last axis with torch's conventions, where Flax's differ: the new
+    batch weighs ``momentum`` = 0.1 in the running statistics (Flax's ``nn.BatchNorm``
+    counts the other way: its momentum 0.9 is torch's 0.1), and the running variance takes
+    the unbiased batch variance (Flax takes the biased one; both normalise with it).
+    The statistics live in the ``batch_stats`` collection, not in the module."""
+
+    momentum: float = 0.1
+    epsilon: float = 1e-5
+
+    @nn.compact
+    def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
+        features = x.shape[-1]
+        scale = self.param("scale", nn.initializers.ones, (features,))
+        bias = self.param("bias", nn.initializers.zeros, (features,))
+        running_mean = self.variable("batch_stats", "mean", jnp.zeros, (features,))
+        running_var = self.variable("batch_stats", "var", jnp.ones, (features,))
+        if not train:
+            mean, var = running_mean.value, running_var.value
+        else:
+            axes = tuple(range(x.ndim - 1))
+            mean, var = x.mean(axes), x.var(axes)
+            n = x.size // features
+            if not self.is_initializing():
+                m = self.momentum
+                running_mean.value = (1 - m) * running_mean.value + m * mean
+                running_var.value = (1 - m) * running_var.value + m * var * n / (n - 1)
+        return (x - mean) * jax.lax.rsqrt(var + self.epsilon) * scale + bias
+
+
+class ConvBlock(nn.Module):
+    """Conv -> BatchNorm -> ReLU -> max-pool -> Dropout: (N, L, C) -> (N, L // pool, F)."""
+
+    filters: int
+    width: int
+    pool: int
+    dropout: float
+    padding: str
+
+    def setup(self) -> None:
+        padding = self.padding.upper()
+        self.conv = nn.Conv(self.filters, (self.width,), padding=padding, use_bias=False)
+        self.bn = BatchNorm()  # its running statistics: the batch_stats collection
+        self.drop = nn.Dropout(self.dropout)  # active when train: its mask needs a key
+
+    def __call__(self, xb: jax.Array, train: bool = False) -> jax.Array:
+        xb = nn.relu(self.bn(self.conv(xb), train))
+        if self.pool > 1:
+            xb = nn.max_pool(xb, (self.pool,), strides=(self.pool,), padding="VALID")
+        return self.drop(xb, deterministic=not train)
+
+
+class DenseBlock(nn.Module):
+    """Dense -> BatchNorm -> ReLU -> Dropout: (N, in) -> (N, units)."""
+
+    units: int
+    dropout: float
+
+    def setup(self) -> None:
+        self.dense = nn.Dense(self.units, use_bias=False)
+        self.bn = BatchNorm()
+        self.drop = nn.Dropout(self.dropout)
+
+    def __call__(self, xb: jax.Array, train: bool = False) -> jax.Array:
+        return self.drop(nn.relu(self.bn(self.dense(xb), train)), deterministic=not train)
+
+
+class DNA_DeepCNN(nn.Module):
+    """The second lesson: blocks of conv, BatchNorm, ReLU, max-pool and dropout, then
+    dense layers: (N, L, 4) -> (N, out_features). Its BatchNorm statistics are variables
+    of their own (``batch_stats``), and ``train`` switches batch statistics and dropout on:
+    the functional twin of torch's ``model.train()`` / ``model.eval()``.
+    """
+
+    seq_len: int
+    conv_blocks: tuple = DEEP_BLOCKS
+    dense_units: tuple = DEEP_DENSE
+    dropout: tuple = DEEP_DROPOUT
+    padding: str = "same"
+    out_features: int = 1
+
+    def setup(self) -> None:
+        length = self.seq_len
+        for _, width, pool in self.conv_blocks:
+            length = (length - (width - 1 if self.padding == "valid" else 0)) // pool
+        if length < 1:
+            raise ValueError(
+                f"conv_blocks {self.conv_blocks} leave no positions of a sequence of {self.seq_len}"
+            )
+        self.blocks = [
+            ConvBlock(*block, self.dropout[0], self.padding) for block in self.conv_blocks
+        ]
+        self.head = [DenseBlock(units, self.dropout[1]) for units in self.dense_units]
+        self.out = nn.Dense(self.out_features)
+
+    def conv_activations(self, xb: jax.Array) -> jax.Array:
+        """First-layer output before the ReLU, normalised: (N, L, 4) -> (N, P, F)."""
+        return self.blocks[0].bn(self.blocks[0].conv(xb))
+
+    def __call__(self, xb: jax.Array, train: bool = False) -> jax.Array:
+        for block in self.blocks:
+            xb = block(xb, train)
+        xb = xb.reshape(xb.shape[0], -1)  # (N, P*F), length-major
+        for block in self.head:
+            xb = block(xb, train)
+        return self.out(xb)
+
+
+class DNA_DeepCNNMultilabel(DNA_DeepCNN):
+    """The deeper CNN with one logit per label, trained with binary cross-entropy."""
+
+    num_classes: int = 3
+
+    def __post_init__(self) -> None:
+        # A Flax module is a frozen dataclass: set the field before Flax freezes it.
+        object.__setattr__(self, "out_features", self.num_classes)
+        super().__post_init__()
+
+
 def build_model(name: str, seq_len: int, **options) -> nn.Module:
     """Describe a registered model by name, e.g. ``build_model("cnn", 8)``.
 
@@ -119,7 +238,7 @@ def build_model(name: str, seq_len: int, **options) -> nn.Module:
     """
     cls = resolve(registry.get(name).jax)
     accepted = {field.name for field in dataclasses.fields(cls)}
-    return cls(seq_len, **{k: v for k, v in options.items() if k in accepted})
+    return cls(seq_len, **{k: v for k, v in hashable(options).items() if k in accepted})
 
 
 def conv_layer(params) -> dict:

@@ -38,6 +38,11 @@ def cross_entropy_loss(logits: jax.Array, yb: jax.Array) -> jax.Array:
     return optax.softmax_cross_entropy_with_integer_labels(logits, yb).mean()
 
 
+def binary_cross_entropy_loss(logits: jax.Array, yb: jax.Array) -> jax.Array:
+    """Mean binary cross-entropy of (B, K) logits and 0/1 labels: ``nn.BCEWithLogitsLoss()``."""
+    return optax.sigmoid_binary_cross_entropy(logits, yb).mean()
+
+
 class TrainState(train_state.TrainState):
     """What the reference keeps inside its model and optimiser objects, as one value:
     Flax's TrainState (step, params, optimiser and its state), the model's other variables

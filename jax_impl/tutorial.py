@@ -14,10 +14,11 @@ import pandas as pd
 from dna_tutorial import registry
 from dna_tutorial.checkpoint import latest_snapshot, model_dir, model_meta
 from dna_tutorial.config import RunConfig
-from dna_tutorial.dataset import TutorialData
+from dna_tutorial.dataset import TutorialData, data_frame, target_column
 from dna_tutorial.errors import DeviceUnavailableError
-from dna_tutorial.recipe import sample_seqs, score_classes
+from dna_tutorial.recipe import sample_seqs
 from dna_tutorial.results import FilterResult, ModelResult, PortResult
+from dna_tutorial.schedule import warmup_cosine
 from dna_tutorial.sequences import encode_codes
 from dna_tutorial.spec import KMER_LENGTH
 from jax_impl import checkpoint, scale
@@ -26,10 +27,21 @@ from jax_impl.data import quick_split, score_codes, score_seqs, set_seed
 from jax_impl.evaluate import quick_seq_pred
 from jax_impl.fast import IMPLS
 from jax_impl.filters import filter_weights, get_filter_activations
-from jax_impl.train import create_train_state, cross_entropy_loss, fit, mse_loss
+from jax_impl.train import (
+    binary_cross_entropy_loss,
+    create_train_state,
+    cross_entropy_loss,
+    fit,
+    mse_loss,
+)
 
-#: The loss each task trains with (the notebook's MSE, footnote 2's cross-entropy).
-LOSSES = {"regress": mse_loss, "classify": cross_entropy_loss}
+#: The loss each task trains with: the notebook's MSE, footnote 2's cross-entropy, and
+#: binary cross-entropy on logits for a multi-label task.
+LOSSES = {
+    "regress": mse_loss,
+    "classify": cross_entropy_loss,
+    "multilabel": binary_cross_entropy_loss,
+}
 
 
 def resolve_device(name: str) -> jax.Device:
@@ -44,24 +56,34 @@ def resolve_device(name: str) -> jax.Device:
 
 
 def tutorial_frame(data: TutorialData) -> pd.DataFrame:
-    """Step 1 as a DataFrame: ``seq``, ``score`` and, when classes exist, ``label``.
+    """Step 1 as a DataFrame (``dna_tutorial.dataset.data_frame``): the synthetic data is
+    scored here with the tutorial's rule; a user's file brings its own targets."""
+    if not data.synthetic:
+        return data_frame(data)
+    if data.seq_len == KMER_LENGTH and not data.per_occurrence:
+        return data_frame(data, score_seqs(data.seqs)["score"].to_numpy())
+    codes = jnp.asarray(encode_codes(data.seqs))
+    return data_frame(data, np.asarray(score_codes(codes, data.per_occurrence)))
 
-    The synthetic data is scored here with the tutorial's rule; a user's file brings its
-    own targets.
-    """
-    if data.synthetic:
-        if data.seq_len == KMER_LENGTH and not data.per_occurrence:
-            df = score_seqs(data.seqs)
-        else:
-            codes = jnp.asarray(encode_codes(data.seqs))
-            scores = np.asarray(score_codes(codes, data.per_occurrence))
-            df = pd.DataFrame({"seq": data.seqs, "score": scores})
-        df["label"] = score_classes(df["score"].to_numpy())
-    elif data.task == "classify":
-        df = pd.DataFrame({"seq": data.seqs, "label": data.targets})
-    else:
-        df = pd.DataFrame({"seq": data.seqs, "score": data.targets})
-    return df
+
+def learning_rate(cfg: RunConfig, steps_per_epoch: int):
+    """The deeper CNN's rate as a function of optax's step count: the schedule of epoch
+    ``step // steps_per_epoch``, as torch steps its scheduler once per epoch."""
+
+    def rate(step):
+        epoch = step // steps_per_epoch
+        return cfg.adamw_lr * warmup_cosine(epoch, 1.0, cfg.warmup_epochs, cfg.epochs, jnp)
+
+    return rate
+
+
+def make_optimizer(name: str, cfg: RunConfig, steps_per_epoch: int):
+    """The model's optax optimizer: the notebook's SGD, or AdamW with a warm-up and cosine
+    schedule for the deeper CNN. The schedule's position is the step count optax keeps in
+    the optimizer's state, so it is saved and restored with the rest of the state."""
+    if registry.get(name).optimizer == "sgd":
+        return optax.sgd(cfg.learning_rate)
+    return optax.adamw(learning_rate(cfg, steps_per_epoch), weight_decay=cfg.weight_decay)
 
 
 def run_tutorial(
@@ -97,19 +119,19 @@ def _run(data, cfg, device, progress, verbose, checkpoints, resume) -> PortResul
     start = time.perf_counter()
     df = tutorial_frame(data)
     train_df, val_df, test_df = quick_split(df, data.split)
-    names = cfg.model_names(data.task, has_classes="label" in df)
-    loaders = {}  # one pair of loaders per target column, shared by its models
+    names = cfg.model_names(data.task, has_classes=bool(data.class_names))
+    loaders = {}  # one pair of loaders per task, shared by its models
     data_seconds = time.perf_counter() - start
 
     trained, results = {}, {}
     for name in names:
         task = registry.get(name).task
-        target = "score" if task == "regress" else "label"
-        if target not in loaders:
-            loaders[target] = impl.build_dataloaders(
+        target = target_column(task, data.class_names)
+        if task not in loaders:
+            loaders[task] = impl.build_dataloaders(
                 train_df, val_df, target_col=target, batch_size=cfg.batch_size
             )
-        train_dl, val_dl = loaders[target]
+        train_dl, val_dl = loaders[task]
         model = impl.build_model(
             name,
             data.seq_len,

@@ -23,13 +23,17 @@ from flax import linen
 from torch import nn
 from torch.utils.data import DataLoader
 
-from dna_tutorial.recipe import r2_score, score_classes, tutorial_split
+from dna_tutorial import registry
+from dna_tutorial.config import RunConfig
+from dna_tutorial.metrics import r2_score
+from dna_tutorial.recipe import score_classes, tutorial_split
 from dna_tutorial.sequences import decode_codes, kmers
 from dna_tutorial.synthetic import synthetic_codes
 from jax_impl import convert
 from jax_impl import data as jdata
 from jax_impl import evaluate as jevaluate
 from jax_impl import filters as jfilters
+from jax_impl import models as jmodels
 from jax_impl import train as jtrain
 from jax_impl.fast import IMPLS
 from parity_tests.registry import CASES, ModelCase
@@ -519,6 +523,179 @@ MODEL_CHECKS = (
 )
 
 
+# --- State: where the frameworks' defaults differ ------------------------------------------
+
+
+def check_batchnorm(device: torch.device) -> list[Comparison]:
+    """torch's ``BatchNorm1d`` against the JAX port's ``BatchNorm`` (torch's conventions:
+    the new batch weighs 0.1, the running variance is unbiased): train-mode outputs and
+    running statistics over three batches, then eval-mode outputs."""
+    rng = np.random.default_rng(7)
+    batches = [rng.normal(2.0, 3.0, size=(16, 5, 11)).astype(np.float32) for _ in range(4)]
+    bn = nn.BatchNorm1d(5).to(device)
+    with torch.no_grad():
+        bn.weight.copy_(torch.linspace(0.5, 1.5, 5))
+        bn.bias.copy_(torch.linspace(-1.0, 1.0, 5))
+    jbn = jmodels.BatchNorm()
+    variables = {
+        "params": {"scale": jnp.linspace(0.5, 1.5, 5), "bias": jnp.linspace(-1.0, 1.0, 5)},
+        "batch_stats": {"mean": jnp.zeros(5), "var": jnp.ones(5)},
+    }
+    outs, jouts = [], []
+    bn.train()
+    for x in batches[:3]:
+        with torch.no_grad():
+            outs.append(_np(bn(torch.from_numpy(x).to(device))))
+        y, new = jbn.apply(variables, jnp.swapaxes(x, 1, 2), train=True, mutable="batch_stats")
+        variables = {**variables, **new}
+        jouts.append(np.swapaxes(np.asarray(y), 1, 2))
+    bn.eval()
+    with torch.no_grad():
+        eval_out = _np(bn(torch.from_numpy(batches[3]).to(device)))
+    jeval = np.swapaxes(np.asarray(jbn.apply(variables, jnp.swapaxes(batches[3], 1, 2))), 1, 2)
+    stats = variables["batch_stats"]
+    return [
+        compare(
+            "BatchNorm, train-mode outputs (3 batches)", np.stack(outs), np.stack(jouts), FORWARD
+        ),
+        compare(
+            "BatchNorm, running mean after 3 batches", _np(bn.running_mean), stats["mean"], FORWARD
+        ),
+        compare(
+            "BatchNorm, running variance after 3 batches (unbiased)",
+            _np(bn.running_var),
+            stats["var"],
+            FORWARD,
+        ),
+        compare("BatchNorm, eval-mode outputs", eval_out, jeval, FORWARD),
+    ]
+
+
+def check_maxpool(device: torch.device) -> list[Comparison]:
+    """``MaxPool1d`` (floor mode, no padding) against ``nn.max_pool(..., 'VALID')``."""
+    x = np.random.default_rng(8).normal(size=(6, 5, 23)).astype(np.float32)
+    out = _np(nn.MaxPool1d(4)(torch.from_numpy(x).to(device)))
+    jout = jmodels.nn.max_pool(jnp.swapaxes(x, 1, 2), (4,), strides=(4,), padding="VALID")
+    return [
+        compare(
+            "max-pool 4 of 23 positions (floor)", out, np.swapaxes(np.asarray(jout), 1, 2), EXACT
+        )
+    ]
+
+
+def _deep_case(**changes) -> ModelCase:
+    example = dict(registry.get("deep").examples[0])
+    example.update(changes)
+    seq_len = example.pop("seq_len")
+    return ModelCase("deep", seq_len, tuple(sorted(registry.hashable(example).items())))
+
+
+def check_dropout(device: torch.device) -> list[Comparison]:
+    """With dropout on (0.3 after blocks, 0.5 after dense layers), eval mode turns it off
+    in both ports: equal outputs. (Train-mode masks come from two RNGs and cannot match;
+    each port's tests check the fraction dropped and the 1/(1-p) scaling instead.)"""
+    case = _deep_case(dropout=(0.3, 0.5))
+    pair = model_pair(case, device)
+    x = np.asarray(jdata.one_hot_encode(random_seqs(64, case.seq_len, 9)))
+    return [
+        compare(
+            f"{case.name} with dropout (0.3, 0.5), eval-mode outputs",
+            tevaluate.predict(pair.torch_model, x, device),
+            jevaluate.predict(pair.jax_model, pair.variables, x),
+            FORWARD,
+        )
+    ]
+
+
+def _moments(opt_state):
+    adam = next(
+        s
+        for s in jax.tree_util.tree_leaves(opt_state, is_leaf=lambda s: hasattr(s, "mu"))
+        if hasattr(s, "mu")
+    )
+    return adam.mu, adam.nu
+
+
+def check_adamw(device: torch.device, steps: int = 5) -> list[Comparison]:
+    """AdamW as each port's run builds it (torch's default weight decay 1e-2 in both),
+    ``steps`` steps on the deeper CNN in train mode: parameters, BatchNorm statistics and
+    both moments. Decay placement: torch scales the weights by 1 - lr*wd before its step,
+    optax adds wd*w to the update before scaling by lr; the same arithmetic."""
+    from jax_impl import tutorial as jtutorial
+    from reference_torch import tutorial as ttutorial
+
+    cfg = RunConfig(epochs=3)
+    case = _deep_case()
+    pair = model_pair(case, device)
+    opt, _ = ttutorial.make_optimizer("deep", pair.torch_model, cfg)
+    tx = jtutorial.make_optimizer("deep", cfg, steps_per_epoch=100)
+    state = _jax_state(pair).replace(tx=tx, opt_state=tx.init(pair.variables["params"]))
+    pair.torch_model.train()
+    for step in range(steps):
+        x, y = _batch(case, n=32, seed=20 + step)
+        ttrain.loss_batch(
+            pair.torch_model,
+            torch_loss(case),
+            torch.from_numpy(x).to(device),
+            torch.from_numpy(y).to(device),
+            opt,
+        )
+        state, _, _ = jtrain.loss_batch(state, jnp.asarray(x), _jax_targets(case, y), step=True)
+    names = dict(pair.torch_model.named_parameters())
+    mu, nu = _moments(state.opt_state)
+    stats = state.variables["batch_stats"]
+    moment = {
+        "first": {k: opt.state[p]["exp_avg"] for k, p in names.items()},
+        "second": {k: opt.state[p]["exp_avg_sq"] for k, p in names.items()},
+    }
+    rows = compare_params(
+        f"{case.name} after {steps} AdamW steps,",
+        case,
+        pair.torch_model.state_dict(),
+        state.variables,
+        ONE_STEP,
+    )
+    for which, tree in (("first", mu), ("second", nu)):
+        rows += compare_params(
+            f"{case.name} AdamW {which} moment after {steps} steps,",
+            case,
+            moment[which],
+            {"params": tree, "batch_stats": stats},
+            GRADIENT,
+        )
+    return rows
+
+
+def check_schedule(device: torch.device, epochs: int = 12) -> list[Comparison]:
+    """The learning rate of every epoch: torch's ``LambdaLR`` stepped once per epoch
+    against optax's schedule at the first step of each epoch (warm-up 2 epochs, cosine)."""
+    from jax_impl import tutorial as jtutorial
+    from reference_torch import tutorial as ttutorial
+
+    cfg = RunConfig(epochs=epochs, warmup_epochs=2)
+    model = tmodels.build_model("deep", 8).to(device)
+    opt, scheduler = ttutorial.make_optimizer("deep", model, cfg)
+    rates = []
+    for _ in range(epochs):
+        rates.append(opt.param_groups[0]["lr"])
+        opt.step()
+        scheduler.step()
+    spe = 328  # the tutorial's steps per epoch
+    rate = jtutorial.learning_rate(cfg, spe)
+    jrates = [float(rate(e * spe + spe - 1)) for e in range(epochs)]  # any step of epoch e
+    return [
+        compare(
+            f"AdamW learning rate per epoch (warm-up 2, cosine, {epochs} epochs)",
+            rates,
+            jrates,
+            FORWARD,
+        )
+    ]
+
+
+STATE_CHECKS = (check_batchnorm, check_maxpool, check_dropout, check_adamw, check_schedule)
+
+
 def run_parity(
     device: str = "cpu",
     cases: Sequence[ModelCase] = CASES,
@@ -531,6 +708,8 @@ def run_parity(
         for case in cases:
             for check in MODEL_CHECKS:
                 rows += check(case, tdev, impl=impl)
+        for check in STATE_CHECKS:
+            rows += check(tdev)
         if training:
             for case in [c for c in cases if c.seq_len == 8]:
                 rows += check_epoch(case, tdev, impl=impl)

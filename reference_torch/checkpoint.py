@@ -51,8 +51,9 @@ def save(
     opt: torch.optim.Optimizer,
     history: History,
     meta: dict,
+    scheduler=None,
 ) -> Path:
-    """Snapshot ``model`` and ``opt`` after ``len(history.train)`` epochs."""
+    """Snapshot ``model``, ``opt`` and ``scheduler`` after ``len(history.train)`` epochs."""
     arrays, groups = _optimizer_arrays(opt)
     weights = {k: v.detach().cpu().numpy() for k, v in model.state_dict().items()}
     return save_snapshot(
@@ -65,8 +66,14 @@ def save(
             "epoch": len(history.train),
             "history": vars(history),
             "param_groups": groups,
+            "scheduler": None if scheduler is None else _jsonable(scheduler.state_dict()),
         },
     )
+
+
+def _jsonable(state: dict) -> dict:
+    # A LambdaLR keeps its functions as None in its state_dict: the rest is numbers.
+    return {k: v for k, v in state.items() if k != "lr_lambdas"}
 
 
 def _load_weights(snap: Snapshot, model: nn.Module) -> None:
@@ -75,8 +82,11 @@ def _load_weights(snap: Snapshot, model: nn.Module) -> None:
     model.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in snap.weights.items()})
 
 
-def restore(directory: str | Path, model: nn.Module, opt: torch.optim.Optimizer) -> History:
-    """Load the newest snapshot into ``model``, ``opt`` and torch's RNG; return its history."""
+def restore(
+    directory: str | Path, model: nn.Module, opt: torch.optim.Optimizer, scheduler=None
+) -> History:
+    """Load the newest snapshot into ``model``, ``opt``, ``scheduler`` and torch's RNG;
+    return its history."""
     snap = load_snapshot(directory)
     path = snap.file(OPTIMIZER)
     if snap.meta["framework"] != "torch" or "param_groups" not in snap.meta:
@@ -105,6 +115,13 @@ def restore(directory: str | Path, model: nn.Module, opt: torch.optim.Optimizer)
         opt.load_state_dict(state)
     except (ValueError, KeyError, IndexError, TypeError, json.JSONDecodeError) as err:
         raise CheckpointError(f"{path} does not fit the optimizer: {err}") from None
+    if scheduler is not None:
+        saved = snap.meta.get("scheduler")
+        if not isinstance(saved, dict) or not isinstance(saved.get("last_epoch"), int):
+            raise CheckpointError(
+                f"{snap.file('meta.json')}: the learning-rate schedule's state is missing"
+            )
+        scheduler.load_state_dict({**saved, "lr_lambdas": [None] * len(opt.param_groups)})
     torch.set_rng_state(torch.from_numpy(rng.copy()))
     return History(**snap.history)
 

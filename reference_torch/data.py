@@ -87,8 +87,9 @@ def quick_split(df: pd.DataFrame, split: Split) -> tuple[pd.DataFrame, ...]:
 class SeqDatasetOHE(Dataset):
     """(one-hot sequence, target) pairs; every sequence is encoded once, up front.
 
-    Targets are float32 of shape (1,) for regression (``MSELoss`` wants (B, 1)) and int64
-    scalars for classification (``CrossEntropyLoss`` wants (B,)).
+    Targets are float32 of shape (1,) for regression (``MSELoss`` wants (B, 1)), int64
+    scalars for classification (``CrossEntropyLoss`` wants (B,)) and float32 (K,) for K
+    labels (``target_col`` a list of K columns; ``BCEWithLogitsLoss`` wants (B, K)).
     """
 
     def __init__(self, df: pd.DataFrame, seq_col: str = "seq", target_col: str = "score"):
@@ -96,10 +97,10 @@ class SeqDatasetOHE(Dataset):
         self.seq_len = check_lengths(self.seqs)
         self.ohe_seqs = torch.stack([torch.from_numpy(one_hot_encode(s)) for s in self.seqs])
         targets = df[target_col].to_numpy()
-        if np.issubdtype(targets.dtype, np.integer):
+        if targets.ndim == 1 and np.issubdtype(targets.dtype, np.integer):
             self.labels = torch.from_numpy(targets.astype(np.int64))
-        else:
-            self.labels = torch.from_numpy(targets.astype(np.float32)).unsqueeze(1)
+        else:  # scores, or a multi-label 0/1 matrix when target_col lists columns
+            self.labels = torch.from_numpy(targets.astype(np.float32)).reshape(len(df), -1)
 
     def __len__(self) -> int:
         return len(self.seqs)

@@ -9,7 +9,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from dna_tutorial.recipe import r2_score
+from dna_tutorial.metrics import r2_score
 from dna_tutorial.spec import SPOT_CHECKS
 from reference_torch.data import one_hot_encode, score_seqs
 

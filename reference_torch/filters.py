@@ -29,7 +29,12 @@ def filter_weights(model: nn.Module) -> np.ndarray:
 
 
 def conv_activations(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """First-layer conv output before the ReLU, for one-hot ``x`` (N, L, 4): (N, F, P)."""
+    """First-layer conv output before the ReLU, for one-hot ``x`` (N, L, 4): (N, F, P).
+
+    A model whose first layer is more than a convolution (the deeper CNN's BatchNorm)
+    says what its activations are itself."""
+    if hasattr(model, "conv_activations"):
+        return model.conv_activations(x)
     conv = conv_layer(model)
     x = x.permute(0, 2, 1)  # (N, 4, L)
     if isinstance(conv, nn.Conv2d):
@@ -52,6 +57,8 @@ def get_filter_activations(
     k = conv_layer(model).weight.shape[-1]
     with torch.no_grad():
         fired = (conv_activations(model, x) > act_thresh).float()  # (N, F, P)
+    pad = fired.shape[-1] - (x.shape[1] - k + 1)  # 'same' padding: N rows (zeros) around
+    x = nn.functional.pad(x, (0, 0, pad // 2, pad - pad // 2))
     windows = x.unfold(1, k, 1).permute(0, 1, 3, 2)  # (N, P, k, 4): seq[p : p + k] one-hot
     counts = torch.einsum("nfp,npjc->fjc", fired, windows)
     return counts.round().long().cpu().numpy()

@@ -11,8 +11,8 @@ import torch
 from torch import nn
 
 from dna_tutorial import registry
-from dna_tutorial.registry import resolve
-from dna_tutorial.spec import KERNEL_SIZE, NUM_FILTERS
+from dna_tutorial.registry import hashable, resolve
+from dna_tutorial.spec import DEEP_BLOCKS, DEEP_DENSE, DEEP_DROPOUT, KERNEL_SIZE, NUM_FILTERS
 
 
 class DNA_Linear(nn.Module):
@@ -100,6 +100,104 @@ class DNA_CNNClassifier(DNA_CNN):
         super().__init__(seq_len, num_filters, kernel_size, out_features=num_classes)
 
 
+class ConvBlock(nn.Module):
+    """Conv1d -> BatchNorm -> ReLU -> MaxPool -> Dropout: (N, C, L) -> (N, F, L // pool)."""
+
+    def __init__(self, channels: int, filters: int, width: int, pool: int, dropout: float, padding):
+        super().__init__()
+        self.conv = nn.Conv1d(channels, filters, width, padding=padding, bias=False)
+        self.bn = nn.BatchNorm1d(filters)  # running statistics: buffers, updated in train mode
+        self.pool = nn.MaxPool1d(pool) if pool > 1 else nn.Identity()
+        self.drop = nn.Dropout(dropout)  # active in train mode only
+
+    def forward(self, xb: torch.Tensor) -> torch.Tensor:
+        return self.drop(self.pool(torch.relu(self.bn(self.conv(xb)))))
+
+
+class DenseBlock(nn.Module):
+    """Linear -> BatchNorm -> ReLU -> Dropout: (N, in) -> (N, units)."""
+
+    def __init__(self, features: int, units: int, dropout: float):
+        super().__init__()
+        self.dense = nn.Linear(features, units, bias=False)
+        self.bn = nn.BatchNorm1d(units)
+        self.drop = nn.Dropout(dropout)
+
+    def forward(self, xb: torch.Tensor) -> torch.Tensor:
+        return self.drop(torch.relu(self.bn(self.dense(xb))))
+
+
+class DNA_DeepCNN(nn.Module):
+    """The second lesson: blocks of conv, BatchNorm, ReLU, max-pool and dropout, then
+    dense layers: (N, L, 4) -> (N, out_features). Unlike the tutorial's models it holds
+    state besides its weights (BatchNorm's running statistics) and behaves differently in
+    ``model.train()`` and ``model.eval()`` mode (batch or running statistics; dropout on or
+    off).
+    """
+
+    def __init__(
+        self,
+        seq_len: int,
+        conv_blocks=DEEP_BLOCKS,
+        dense_units=DEEP_DENSE,
+        dropout=DEEP_DROPOUT,
+        padding: str = "same",
+        out_features: int = 1,
+    ):
+        super().__init__()
+        length, channels = seq_len, 4
+        self.blocks = nn.ModuleList()
+        for filters, width, pool in conv_blocks:
+            self.blocks.append(ConvBlock(channels, filters, width, pool, dropout[0], padding))
+            length = (length - (width - 1 if padding == "valid" else 0)) // pool
+            channels = filters
+        if length < 1:
+            raise ValueError(
+                f"conv_blocks {conv_blocks} leave no positions of a sequence of {seq_len}"
+            )
+        features = channels * length  # flattened channel-major
+        self.head = nn.ModuleList()
+        for units in dense_units:
+            self.head.append(DenseBlock(features, units, dropout[1]))
+            features = units
+        self.out = nn.Linear(features, out_features)
+
+    def conv_activations(self, xb: torch.Tensor) -> torch.Tensor:
+        """First-layer output before the ReLU, normalised with the running statistics
+        (whatever the mode): (N, L, 4) -> (N, F, P)."""
+        conv, bn = self.blocks[0].conv, self.blocks[0].bn
+        h = conv(xb.permute(0, 2, 1))
+        return nn.functional.batch_norm(
+            h, bn.running_mean, bn.running_var, bn.weight, bn.bias, training=False, eps=bn.eps
+        )
+
+    def forward(self, xb: torch.Tensor) -> torch.Tensor:
+        xb = xb.permute(0, 2, 1)  # (N, 4, L)
+        for block in self.blocks:
+            xb = block(xb)
+        xb = xb.flatten(1)
+        for block in self.head:
+            xb = block(xb)
+        return self.out(xb)
+
+
+class DNA_DeepCNNMultilabel(DNA_DeepCNN):
+    """The deeper CNN with one logit per label, trained with ``BCEWithLogitsLoss``."""
+
+    def __init__(
+        self,
+        seq_len: int,
+        conv_blocks=DEEP_BLOCKS,
+        dense_units=DEEP_DENSE,
+        dropout=DEEP_DROPOUT,
+        padding: str = "same",
+        num_classes: int = 3,
+    ):
+        super().__init__(
+            seq_len, conv_blocks, dense_units, dropout, padding, out_features=num_classes
+        )
+
+
 def build_model(name: str, seq_len: int, **options) -> nn.Module:
     """Instantiate a registered model by name, e.g. ``build_model("cnn", 8)``.
 
@@ -108,7 +206,7 @@ def build_model(name: str, seq_len: int, **options) -> nn.Module:
     """
     cls = resolve(registry.get(name).torch)
     accepted = inspect.signature(cls).parameters
-    return cls(seq_len, **{k: v for k, v in options.items() if k in accepted})
+    return cls(seq_len, **{k: v for k, v in hashable(options).items() if k in accepted})
 
 
 def conv_layer(model: nn.Module) -> nn.Module:

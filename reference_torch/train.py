@@ -100,13 +100,15 @@ def fit(
     desc: str = "torch",
     history: History | None = None,
     on_epoch_end: Callable[[int, History], None] | None = None,
+    scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
 ) -> History:
     """Train for ``epochs`` epochs, stopping early after ``patience`` epochs without a new
     best validation loss. Prints the notebook's ``E{epoch} | train loss | val loss`` lines
     when ``verbose``; shows a progress bar when ``progress``.
 
     ``history`` continues an earlier run (its epochs count towards ``epochs``);
-    ``on_epoch_end(epoch, history)`` runs after each epoch, e.g. to save a checkpoint.
+    ``on_epoch_end(epoch, history)`` runs after each epoch, e.g. to save a checkpoint;
+    ``scheduler`` (a learning-rate schedule) steps after each epoch.
 
     Raises
     ------
@@ -137,6 +139,8 @@ def fit(
         history.train.append(train_loss)
         history.val.append(val_loss)
         history.seconds.append(time.perf_counter() - tick)
+        if scheduler is not None:
+            scheduler.step()
         bar.set_postfix(train=f"{train_loss:.3f}", val=f"{val_loss:.3f}")
         if verbose:
             tqdm.write(f"E{epoch} | train loss: {train_loss:.3f} | val loss: {val_loss:.3f}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from pathlib import Path
 
@@ -13,10 +14,11 @@ from torch.utils.data import DataLoader
 from dna_tutorial import registry
 from dna_tutorial.checkpoint import latest_snapshot, model_dir, model_meta
 from dna_tutorial.config import RunConfig
-from dna_tutorial.dataset import TutorialData
+from dna_tutorial.dataset import TutorialData, data_frame, target_column
 from dna_tutorial.errors import DeviceUnavailableError
-from dna_tutorial.recipe import sample_seqs, score_classes
+from dna_tutorial.recipe import sample_seqs
 from dna_tutorial.results import FilterResult, ModelResult, PortResult
+from dna_tutorial.schedule import warmup_cosine
 from dna_tutorial.sequences import encode_codes
 from dna_tutorial.spec import KMER_LENGTH
 from reference_torch import checkpoint, distributed
@@ -33,8 +35,13 @@ from reference_torch.filters import filter_weights, get_filter_activations
 from reference_torch.models import build_model
 from reference_torch.train import History, run_model
 
-#: The loss each task trains with (the notebook's MSE, footnote 2's cross-entropy).
-LOSSES = {"regress": nn.MSELoss, "classify": nn.CrossEntropyLoss}
+#: The loss each task trains with: the notebook's MSE, footnote 2's cross-entropy, and
+#: binary cross-entropy on logits for a multi-label task.
+LOSSES = {
+    "regress": nn.MSELoss,
+    "classify": nn.CrossEntropyLoss,
+    "multilabel": nn.BCEWithLogitsLoss,
+}
 
 
 def resolve_device(name: str) -> torch.device:
@@ -45,23 +52,23 @@ def resolve_device(name: str) -> torch.device:
 
 
 def tutorial_frame(data: TutorialData) -> pd.DataFrame:
-    """Step 1 as a DataFrame: ``seq``, ``score`` and, when classes exist, ``label``.
+    """Step 1 as a DataFrame (``dna_tutorial.dataset.data_frame``): the synthetic data is
+    scored here with the tutorial's rule; a user's file brings its own targets."""
+    if not data.synthetic:
+        return data_frame(data)
+    if data.seq_len == KMER_LENGTH and not data.per_occurrence:
+        return data_frame(data, score_seqs(data.seqs)["score"].to_numpy())  # the notebook's loop
+    return data_frame(data, score_codes(encode_codes(data.seqs), data.per_occurrence).numpy())
 
-    The synthetic data is scored here with the tutorial's rule; a user's file brings its
-    own targets.
-    """
-    if data.synthetic:
-        if data.seq_len == KMER_LENGTH and not data.per_occurrence:
-            df = score_seqs(data.seqs)  # the notebook's loop, for the notebook's data
-        else:
-            scores = score_codes(encode_codes(data.seqs), data.per_occurrence).numpy()
-            df = pd.DataFrame({"seq": data.seqs, "score": scores})
-        df["label"] = score_classes(df["score"].to_numpy())
-    elif data.task == "classify":
-        df = pd.DataFrame({"seq": data.seqs, "label": data.targets})
-    else:
-        df = pd.DataFrame({"seq": data.seqs, "score": data.targets})
-    return df
+
+def make_optimizer(name: str, model: nn.Module, cfg: RunConfig):
+    """The model's optimizer, and the scheduler ``fit`` steps after each epoch (or None):
+    the notebook's SGD, or AdamW with a warm-up and cosine schedule for the deeper CNN."""
+    if registry.get(name).optimizer == "sgd":
+        return torch.optim.SGD(model.parameters(), lr=cfg.learning_rate), None
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.adamw_lr, weight_decay=cfg.weight_decay)
+    factor = functools.partial(warmup_cosine, peak=1.0, warmup=cfg.warmup_epochs, total=cfg.epochs)
+    return opt, torch.optim.lr_scheduler.LambdaLR(opt, lambda epoch: float(factor(epoch)))
 
 
 def _loaders(train_df, val_df, target: str, cfg: RunConfig):
@@ -81,10 +88,10 @@ def _train(name, model, loaders, device, cfg, data, ckpt, resume, **fit_kwargs) 
     """Train one model (steps 4-5), from its checkpoint when resuming, snapshotting each
     epoch when ``ckpt`` is set; data-parallel when its loader has a DistributedSampler."""
     train_dl, val_dl, sampler = loaders
-    opt = torch.optim.SGD(model.parameters(), lr=cfg.learning_rate)
+    opt, scheduler = make_optimizer(name, model, cfg)
     history = None
     if ckpt is not None and resume and latest_snapshot(ckpt) is not None:
-        history = checkpoint.restore(ckpt, model, opt)
+        history = checkpoint.restore(ckpt, model, opt, scheduler)
     meta = model_meta(name, data, cfg, str(device))
     if sampler is not None:
         sampler.set_epoch(len(history.train) if history else 0)
@@ -94,7 +101,7 @@ def _train(name, model, loaders, device, cfg, data, ckpt, resume, **fit_kwargs) 
             sampler.set_epoch(epoch + 1)
             hist.train[-1] = distributed.mean_over_ranks(hist.train[-1], device)
         if ckpt is not None and distributed.is_main_process():
-            checkpoint.save(ckpt, model, opt, hist, meta)
+            checkpoint.save(ckpt, model, opt, hist, meta, scheduler)
 
     net = model if sampler is None else distributed.wrap(model, device)
     return run_model(
@@ -105,6 +112,7 @@ def _train(name, model, loaders, device, cfg, data, ckpt, resume, **fit_kwargs) 
         epochs=cfg.epochs,
         lossf=LOSSES[registry.get(name).task](),
         opt=opt,
+        scheduler=scheduler,
         patience=cfg.patience,
         desc=f"torch {name}",
         history=history,
@@ -132,7 +140,7 @@ def run_tutorial(
     start = time.perf_counter()
     df = tutorial_frame(data)
     train_df, val_df, test_df = quick_split(df, data.split)
-    names = cfg.model_names(data.task, has_classes="label" in df)
+    names = cfg.model_names(data.task, has_classes=bool(data.class_names))
     loaders = {}  # one set of DataLoaders per target column, shared by its models
     data_seconds = time.perf_counter() - start
 
@@ -140,9 +148,9 @@ def run_tutorial(
     results: dict[str, ModelResult] = {}
     for name in names:
         task = registry.get(name).task
-        target = "score" if task == "regress" else "label"
-        if target not in loaders:
-            loaders[target] = _loaders(train_df, val_df, target, cfg)
+        target = target_column(task, data.class_names)
+        if task not in loaders:
+            loaders[task] = _loaders(train_df, val_df, target, cfg)
         set_seed(cfg.seed)  # each model starts from the seed, whatever ran before it
         model = build_model(
             name,
@@ -154,7 +162,7 @@ def run_tutorial(
         history = _train(
             name,
             model,
-            loaders[target],
+            loaders[task],
             device,
             cfg,
             data,

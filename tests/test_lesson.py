@@ -63,6 +63,9 @@ CORE = (
     "dna_tutorial.config",
     "dna_tutorial.provenance",
     "dna_tutorial.motifs",
+    "dna_tutorial.metrics",
+    "dna_tutorial.schedule",
+    "dna_tutorial.jaspar",
 )
 FORBIDDEN = ("torch", "jax", "flax", "optax", "matplotlib", "altair", "logomaker")
 UPPER_LAYERS = ("reference_torch", "jax_impl", "parity_tests", "benchmarks", "dna_tutorial.app")

@@ -1,4 +1,4 @@
-"""The shared dataset recipe: the notebook's split, sampling, classes and R^2."""
+"""The shared dataset recipe: the notebook's split, sampling and classes."""
 
 import random
 
@@ -10,7 +10,6 @@ from dna_tutorial.recipe import (
     inverse_length,
     min_rows_for_split,
     quick_split_indices,
-    r2_score,
     sample_seqs,
     score_classes,
     tutorial_split,
@@ -87,13 +86,6 @@ def test_sample_seqs_is_seeded_and_draws_with_replacement():
     seqs = ["A", "C", "G", "T"]
     assert sample_seqs(seqs, 50, seed=1) == sample_seqs(seqs, 50, seed=1)
     assert len(set(sample_seqs(seqs, 50, seed=1))) <= 4
-
-
-def test_r2_matches_the_definition():
-    truth = np.array([1.0, 2.0, 3.0, 4.0])
-    assert r2_score(truth, truth) == 1.0
-    assert r2_score(truth, np.full(4, truth.mean())) == 0.0
-    assert r2_score(truth, truth + 1) == pytest.approx(1 - 4 / 5)
 
 
 def test_inverse_length_is_float32():

@@ -16,6 +16,7 @@ from pathlib import Path
 from dna_tutorial import registry, spec
 from dna_tutorial.config import FRAMEWORKS, JAX_IMPLS, MAX_SEED, RunConfig
 from dna_tutorial.errors import ConfigError, UserError
+from dna_tutorial.results import headline
 
 EXIT_USAGE = 2
 
@@ -47,6 +48,26 @@ def _seed(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
     if not 0 <= value <= MAX_SEED:
         raise argparse.ArgumentTypeError(f"expected a seed from 0 to {MAX_SEED}, got {value}")
+    return value
+
+
+def _block(text: str) -> tuple[int, int, int]:
+    try:
+        block = tuple(int(v) for v in text.split(":"))
+    except ValueError:
+        block = ()
+    if len(block) != 3 or min(block) < 1:
+        raise argparse.ArgumentTypeError(f"expected filters:width:pool, got {text!r}")
+    return block
+
+
+def _rate(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a rate in [0, 1), got {text!r}") from None
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"expected a rate in [0, 1), got {value}")
     return value
 
 
@@ -167,6 +188,52 @@ def _add_run(sub) -> None:
         action="store_true",
         help="count a motif's bonus at every occurrence (with --seq-len)",
     )
+    synth.add_argument(
+        "--planted",
+        nargs="?",
+        const="tutorial",
+        metavar="MOTIFS",
+        help="instead of scores: which motifs each sequence holds (a multi-label task, "
+        "trained by deep_multilabel). MOTIFS: 'tutorial' (TAT and GCG, the default) or "
+        "'jaspar:MA0079.3,MA0083.3,...' (JASPAR 2024 PWMs; needs the [motifs] extra); "
+        "with --seq-len (default 200)",
+    )
+    deep = p.add_argument_group("the deeper CNN (--models deep or deep_multilabel)")
+    deep.add_argument(
+        "--conv-blocks",
+        nargs="+",
+        type=_block,
+        metavar="F:W:P",
+        help="convolution blocks as filters:width:pool, e.g. 32:7:2 64:5:2 (the default)",
+    )
+    deep.add_argument(
+        "--dense-units", nargs="*", type=_positive_int, metavar="N", help="hidden dense layers"
+    )
+    deep.add_argument(
+        "--dropout",
+        nargs=2,
+        type=_rate,
+        metavar=("CONV", "DENSE"),
+        help=f"dropout after each block and each dense layer (default {spec.DEEP_DROPOUT})",
+    )
+    deep.add_argument(
+        "--adamw-lr",
+        type=_positive_float,
+        default=spec.ADAMW_LR,
+        help=f"AdamW's peak learning rate (default {spec.ADAMW_LR})",
+    )
+    deep.add_argument(
+        "--weight-decay",
+        type=float,
+        default=spec.WEIGHT_DECAY,
+        help=f"AdamW's decoupled weight decay (default {spec.WEIGHT_DECAY}, torch's)",
+    )
+    deep.add_argument(
+        "--warmup-epochs",
+        type=int,
+        default=spec.WARMUP_EPOCHS,
+        help="epochs of linear warm-up before the cosine decay",
+    )
     _add_data_options(p, with_task=True)
     p.set_defaults(handler=_cmd_run)
 
@@ -240,6 +307,18 @@ def _check_data_options(args: argparse.Namespace) -> None:
         raise ConfigError("--task classify, --labels, --pad-to and --trim-to need --data FILE")
     if args.per_occurrence and args.seq_len is None:
         raise ConfigError("--per-occurrence goes with --seq-len (the 8-mers follow the tutorial)")
+    if args.planted is not None and (args.data is not None or args.per_occurrence):
+        raise ConfigError("--planted makes its own data: leave out --data and --per-occurrence")
+
+
+def _deep_options(args: argparse.Namespace) -> dict:
+    """The deeper CNN's options that were given (the others keep RunConfig's defaults)."""
+    given = {
+        "conv_blocks": args.conv_blocks and tuple(args.conv_blocks),
+        "dense_units": None if args.dense_units is None else tuple(args.dense_units),
+        "dropout": args.dropout and tuple(args.dropout),
+    }
+    return {k: v for k, v in given.items() if v is not None}
 
 
 def _tutorial_data(args: argparse.Namespace):
@@ -249,6 +328,12 @@ def _tutorial_data(args: argparse.Namespace):
         from dna_tutorial.io import load_data
 
         return load_data(args.data, task=args.task, seed=args.seed, **_read_options(args))
+    if args.planted is not None:
+        from dna_tutorial.dataset import planted_task
+        from dna_tutorial.synthetic import motif_set
+
+        length = args.seq_len or 200
+        return planted_task(args.num_seqs, length, motif_set(args.planted), args.seed)
     if args.seq_len is not None:
         from dna_tutorial.dataset import synthetic_task
 
@@ -272,6 +357,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
         jax_impl=args.jax_impl,
         devices=args.devices,
         distributed=args.distributed,
+        adamw_lr=args.adamw_lr,
+        weight_decay=args.weight_decay,
+        warmup_epochs=args.warmup_epochs,
+        **_deep_options(args),
     )
     if args.resume and args.checkpoint_dir and args.resume != args.checkpoint_dir:
         raise ConfigError("--resume and --checkpoint-dir name different directories")
@@ -302,11 +391,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         return 0  # a worker of a distributed run: the first process reports
     for fw in cfg.frameworks:
         for name, m in metrics[fw]["models"].items():
-            score = (
-                f"R^2 {m['test_r2']:.3f}"
-                if "test_r2" in m
-                else f"accuracy {m['test_accuracy']:.3f}"
-            )
+            kind, value = headline(m)
+            score = f"{kind} " + ("-" if value is None else f"{value:.3f}")
             secs = metrics[fw]["timing"][name]["train_seconds"]
             print(f"{fw:5s} {name:10s} test {score}  ({secs:.1f} s training)")
     print(f"report: {args.out / 'index.html'}  ({time.perf_counter() - start:.0f} s)")

@@ -82,27 +82,44 @@ def score_histogram(scores: np.ndarray, path: str | Path) -> Path:
     return _save(fig, path)
 
 
-def loss_curves(histories: Mapping[str, Mapping[str, Sequence[float]]], path: str | Path) -> Path:
+#: The loss each task trains with, for the axis labels.
+LOSS_NAMES = {"regress": "MSE", "classify": "cross-entropy", "multilabel": "binary cross-entropy"}
+
+
+def loss_curves(histories: Mapping[str, Mapping], path: str | Path) -> Path:
     """Step 5: train (solid) and validation (dashed) loss per epoch, one colour per model.
 
-    Regression models share the left panel (MSE); a classifier, if present, gets the
-    right panel (cross-entropy), since the two losses are on different scales.
+    ``histories`` maps a model to ``{"train", "val", "task"}``. Models of one task share a
+    panel, since different losses are on different scales.
     """
-    regress = {k: v for k, v in histories.items() if k != "classifier"}
-    panels = [(regress, "MSE loss")] if regress else []
-    if "classifier" in histories:
-        panels.append(({"classifier": histories["classifier"]}, "cross-entropy loss"))
-    fig = Figure(figsize=(6.5 * len(panels), 4))
-    for ax, (group, ylabel) in zip(np.atleast_1d(fig.subplots(1, len(panels))), panels):
-        for name, hist in group.items():
+    tasks = list(dict.fromkeys(h["task"] for h in histories.values()))
+    fig = Figure(figsize=(6.5 * len(tasks), 4))
+    for ax, task in zip(np.atleast_1d(fig.subplots(1, len(tasks))), tasks):
+        for name, hist in histories.items():
+            if hist["task"] != task:
+                continue
             colour = _MODEL_COLOURS.get(name, "tab:purple")
             epochs = np.arange(len(hist["train"]))
             ax.plot(epochs, hist["train"], color=colour, label=f"{name} train")
             ax.plot(epochs, hist["val"], color=colour, linestyle="--", label=f"{name} val")
-        ax.set(xlabel="epoch", ylabel=ylabel)
+        ax.set(xlabel="epoch", ylabel=f"{LOSS_NAMES[task]} loss")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.legend()
     fig.suptitle("Loss per epoch")
+    return _save(fig, path)
+
+
+def label_scores(model_name: str, labels: Sequence[str], auroc, aupr, path: str | Path) -> Path:
+    """A multi-label model's test AUROC and AUPR per label, as paired bars."""
+    shown = min(len(labels), MAX_FILTER_PANELS)
+    fig = Figure(figsize=(max(5.0, 0.5 * shown + 2), 3.8))
+    ax = fig.subplots()
+    x = np.arange(shown)
+    ax.bar(x - 0.2, np.asarray(auroc[:shown], float), 0.4, label="AUROC", color="tab:blue")
+    ax.bar(x + 0.2, np.asarray(aupr[:shown], float), 0.4, label="AUPR", color="tab:orange")
+    ax.set_xticks(x, list(labels[:shown]), rotation=30, ha="right", fontsize=8)
+    ax.set(ylim=(0, 1.05), ylabel="test", title=f"{model_name}: per label")
+    ax.legend(loc="lower right")
     return _save(fig, path)
 
 

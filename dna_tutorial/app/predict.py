@@ -67,6 +67,9 @@ def predict_file(
     table = pd.DataFrame({"id": records.ids, "seq": records.seqs})
     if meta["task"] == "regress":
         table["prediction"] = out[:, 0]
+    elif meta["task"] == "multilabel":
+        for i, name in enumerate(meta["class_names"]):
+            table[f"p_{name}"] = 1.0 / (1.0 + np.exp(-out[:, i]))
     else:
         probs = np.exp(out - out.max(axis=1, keepdims=True))
         probs /= probs.sum(axis=1, keepdims=True)

@@ -14,7 +14,7 @@ import pandas as pd
 
 from dna_tutorial import motifs
 from dna_tutorial.app import plots
-from dna_tutorial.results import PortResult
+from dna_tutorial.results import PortResult, headline
 
 METRICS_FILE = "metrics.json"
 FRAMEWORK_TITLES = {"torch": "PyTorch reference", "jax": "JAX / Flax port"}
@@ -31,7 +31,8 @@ def write_port_report(result: PortResult, out: Path, class_names: tuple[str, ...
     if result.scores is not None:
         keep(plots.score_histogram(result.scores, out / "score_histogram.png"))
     histories = {
-        name: {"train": m.train_loss, "val": m.val_loss} for name, m in result.models.items()
+        name: {"train": m.train_loss, "val": m.val_loss, "task": m.task}
+        for name, m in result.models.items()
     }
     keep(plots.loss_curves(histories, out / "loss_curves.png"))
     metrics = {name: m.metrics(len(class_names)) for name, m in result.models.items()}
@@ -47,10 +48,21 @@ def write_port_report(result: PortResult, out: Path, class_names: tuple[str, ...
             tables[name] = pd.DataFrame(
                 {"seq": result.test_seqs, "truth": model.test_truth, "pred": model.test_pred}
             )
-        else:
+        elif model.task == "classify":
             keep(
                 plots.confusion_plot(
                     model.confusion(len(class_names)), class_names, out / f"confusion_{name}.png"
+                )
+            )
+        else:
+            m = metrics[name]
+            keep(
+                plots.label_scores(
+                    name,
+                    class_names,
+                    m["test_auroc_per_label"],
+                    m["test_aupr_per_label"],
+                    out / f"labels_{name}.png",
                 )
             )
     if tables:
@@ -105,8 +117,7 @@ def _summary_rows(metrics: dict) -> list[list[str]]:
     for fw in [k for k in FRAMEWORK_TITLES if k in metrics]:
         for name, m in metrics[fw]["models"].items():
             t = metrics[fw]["timing"][name]
-            score = m.get("test_r2", m.get("test_accuracy"))
-            kind = "R²" if "test_r2" in m else "accuracy"
+            kind, score = headline(m)
             rows.append(
                 [
                     FRAMEWORK_TITLES[fw],

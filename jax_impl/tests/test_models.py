@@ -105,3 +105,54 @@ def test_registry_and_errors():
         _init(build_model("cnn", 4, kernel_size=5), 4)
     with pytest.raises(ValueError, match="no convolution"):
         conv_layer(_init(build_model("linear", 8), 8)["params"])
+
+
+def test_deep_cnn_shapes_state_and_modes():
+    model = build_model("deep", 8)  # blocks (32, 7, 2), (64, 5, 2): 8 -> 4 -> 2 positions
+    variables = _init(model, 8)
+    assert set(variables) == {"params", "batch_stats"}
+    assert variables["params"]["head_0"]["dense"]["kernel"].shape == (2 * 64, 128)
+    x = _one_hot(16, 8)
+    evaluated = model.apply(variables, x)  # eval mode: running statistics, no dropout
+    assert evaluated.shape == (16, 1)
+    out, new = model.apply(
+        variables, x, train=True, rngs={"dropout": jax.random.key(1)}, mutable="batch_stats"
+    )
+    moved = jax.tree.map(
+        lambda a, b: float(jnp.abs(a - b).max()), new["batch_stats"], variables["batch_stats"]
+    )
+    assert min(jax.tree.leaves(moved)) > 0  # every BatchNorm updated its statistics
+    again = model.apply(
+        variables, x, train=True, rngs={"dropout": jax.random.key(2)}, mutable="batch_stats"
+    )[0]
+    assert not np.allclose(out, again)  # another dropout key, other masks
+    multi = build_model("deep_multilabel", 8, num_classes=5)
+    assert multi.apply(_init(multi, 8), x).shape == (16, 5)
+
+
+def test_dropout_keeps_the_right_fraction_and_scales_by_one_over_keep():
+    import flax.linen as nn
+
+    x = jnp.ones((200, 500))
+    y = nn.Dropout(0.3).apply({}, x, deterministic=False, rngs={"dropout": jax.random.key(0)})
+    kept = np.asarray(y) != 0
+    assert abs(kept.mean() - 0.7) < 0.01
+    np.testing.assert_allclose(np.asarray(y)[kept], 1 / 0.7, rtol=1e-6)
+
+
+def test_the_ports_batchnorm_follows_torch_where_flax_differs():
+    import flax.linen as nn
+
+    from jax_impl.models import BatchNorm
+
+    x = jax.random.normal(jax.random.key(0), (6, 3)) * 2 + 1
+    ours = BatchNorm().init(jax.random.key(0), x)
+    _, ours = BatchNorm().apply(ours, x, train=True, mutable="batch_stats")
+    flax = nn.BatchNorm(momentum=0.9).init(jax.random.key(0), x, use_running_average=True)
+    _, flax = nn.BatchNorm(momentum=0.9).apply(
+        flax, x, use_running_average=False, mutable="batch_stats"
+    )
+    np.testing.assert_allclose(ours["batch_stats"]["mean"], flax["batch_stats"]["mean"], rtol=1e-6)
+    unbiased = 0.9 + 0.1 * np.var(np.asarray(x), axis=0, ddof=1)  # torch's update
+    np.testing.assert_allclose(ours["batch_stats"]["var"], unbiased, rtol=1e-5)
+    assert not np.allclose(flax["batch_stats"]["var"], unbiased, rtol=1e-3)  # Flax: biased

@@ -8,7 +8,8 @@ import optax
 import pytest
 
 from dna_tutorial.errors import NonFiniteLossError
-from dna_tutorial.recipe import r2_score, tutorial_split
+from dna_tutorial.metrics import r2_score
+from dna_tutorial.recipe import tutorial_split
 from dna_tutorial.sequences import kmers
 from jax_impl.data import (
     DataLoader,

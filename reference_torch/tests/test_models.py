@@ -42,3 +42,26 @@ def test_registry_and_errors():
         build_model("cnn", 4, kernel_size=5)
     with pytest.raises(ValueError, match="no convolution"):
         conv_layer(build_model("linear", 8))
+
+
+def test_deep_cnn_state_lives_in_buffers_and_modes_switch_it():
+    torch.manual_seed(0)
+    model = build_model("deep", 8)
+    x = torch.nn.functional.one_hot(torch.randint(0, 4, (16, 8)), 4).float()
+    before = model.blocks[0].bn.running_mean.clone()
+    model.eval()
+    a, b = model(x), model(x)
+    assert torch.equal(a, b) and torch.equal(model.blocks[0].bn.running_mean, before)
+    model.train()
+    model(x)
+    assert not torch.equal(model.blocks[0].bn.running_mean, before)  # updated in place
+    assert "blocks.0.bn.running_var" in model.state_dict()  # buffers travel with the weights
+    assert build_model("deep_multilabel", 8, num_classes=5)(x).shape == (16, 5)
+
+
+def test_dropout_keeps_the_right_fraction_and_scales_by_one_over_keep():
+    torch.manual_seed(0)
+    y = torch.nn.Dropout(0.3)(torch.ones(200, 500))  # modules start in train mode
+    kept = y != 0
+    assert abs(kept.float().mean().item() - 0.7) < 0.01
+    torch.testing.assert_close(y[kept], torch.full_like(y[kept], 1 / 0.7))

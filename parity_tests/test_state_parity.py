@@ -1,0 +1,11 @@
+"""Where the frameworks' defaults differ: BatchNorm (momentum, unbiased running variance),
+max-pooling, dropout in eval mode, AdamW's parameters and moments, and the schedule."""
+
+import pytest
+
+from parity_tests.harness import STATE_CHECKS, assert_all_pass
+
+
+@pytest.mark.parametrize("check", STATE_CHECKS, ids=lambda c: c.__name__.removeprefix("check_"))
+def test_state_parity(check, cpu):
+    assert_all_pass(check(cpu))
