@@ -264,6 +264,7 @@ register(
         summary="blocks of conv, BatchNorm, ReLU, max-pool, dropout; dense layers (lesson 2)",
         examples=DEEP_EXAMPLES,
         optimizer="adamw",
+        fast="jax_impl.fast:DNA_DeepCNN",
     )
 )
 register(
@@ -276,5 +277,6 @@ register(
         summary="the deeper CNN with one sigmoid output per label, binary cross-entropy",
         examples=DEEP_EXAMPLES,
         optimizer="adamw",
+        fast="jax_impl.fast:DNA_DeepCNNMultilabel",
     )
 )

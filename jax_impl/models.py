@@ -192,7 +192,8 @@ class DNA_DeepCNN(nn.Module):
     padding: str = "same"
     out_features: int = 1
 
-    def setup(self) -> None:
+    def positions(self) -> int:
+        """Positions left after the blocks; refused if none are."""
         length = self.seq_len
         for _, width, pool in self.conv_blocks:
             length = (length - (width - 1 if self.padding == "valid" else 0)) // pool
@@ -200,6 +201,10 @@ class DNA_DeepCNN(nn.Module):
             raise ValueError(
                 f"conv_blocks {self.conv_blocks} leave no positions of a sequence of {self.seq_len}"
             )
+        return length
+
+    def setup(self) -> None:
+        self.positions()
         self.blocks = [
             ConvBlock(*block, self.dropout[0], self.padding) for block in self.conv_blocks
         ]

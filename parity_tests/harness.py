@@ -88,7 +88,7 @@ def assert_all_pass(rows: Sequence[Comparison]) -> None:
 
 
 def compare(quantity: str, torch_value, jax_value, tol: Tolerance) -> Comparison:
-    """Compare two arrays elementwise under ``tol`` (``|a - b| <= atol + rtol * |b|``).
+    """Compare two arrays elementwise under ``tol`` (``|a - b| <= tol.allowed(b)``).
 
     The relative difference of an element is ``|a - b| / max(|a|, |b|)`` (0 where both are
     0); the row reports the largest of each.
@@ -100,7 +100,7 @@ def compare(quantity: str, torch_value, jax_value, tol: Tolerance) -> Comparison
     diff = np.abs(a - b)
     scale = np.maximum(np.abs(a), np.abs(b))
     rel = np.divide(diff, scale, out=np.zeros_like(diff), where=scale > 0)
-    passed = bool(np.all(diff <= tol.atol + tol.rtol * np.abs(b)))
+    passed = bool(np.all(diff <= tol.allowed(b)))
     return Comparison(quantity, float(diff.max(initial=0)), float(rel.max(initial=0)), tol, passed)
 
 

@@ -22,10 +22,12 @@ def _state(model) -> dict[str, np.ndarray]:
 @pytest.mark.parametrize("case", CASES, ids=str)
 def test_torch_to_flax_to_torch_is_exact(case, cpu):
     state = _state(model_pair(case, cpu).torch_model)
-    back = convert.flax_to_torch(case.name, convert.torch_to_flax(case.name, state, case.kwargs))
+    back = convert.flax_to_torch(
+        case.name, convert.torch_to_flax(case.name, state, case.kwargs), case.kwargs
+    )
     assert back.keys() == state.keys()
     for key in state:
-        assert back[key].dtype == np.float32 and np.array_equal(back[key], state[key])
+        assert back[key].dtype == state[key].dtype and np.array_equal(back[key], state[key])
 
 
 @pytest.mark.parametrize("case", CASES[::3], ids=str)
@@ -47,7 +49,9 @@ def test_a_safetensors_file_from_torch_loads_into_jax(case, tmp_path, cpu):
 @pytest.mark.parametrize("case", CASES[::3], ids=str)
 def test_a_safetensors_file_from_jax_loads_into_torch(case, tmp_path, cpu):
     pair = model_pair(case, cpu, seed=5)
-    save_weights(tmp_path / "w.safetensors", convert.flax_to_torch(case.name, pair.variables))
+    save_weights(
+        tmp_path / "w.safetensors", convert.flax_to_torch(case.name, pair.variables, case.kwargs)
+    )
     torch.manual_seed(99)  # a differently initialised model, then overwritten
     model = tmodels.build_model(case.name, case.seq_len, **case.kwargs)
     arrays, _ = load_weights(tmp_path / "w.safetensors")

@@ -160,3 +160,34 @@ def test_same_seed_same_metrics_on_cpu(tmp_path, capsys):
     assert first == second
     assert first["config"]["seed"] == 17 and "cnn" in first["jax"]["models"]
     capsys.readouterr()
+
+
+@pytest.mark.parametrize("framework", ["torch", "jax"])
+@pytest.mark.slow
+def test_a_killed_deep_run_resumes_to_the_same_numbers(framework, sample, tmp_path, monkeypatch):
+    """The deeper CNN carries more state: BatchNorm statistics, AdamW's moments, the
+    schedule's position and dropout's randomness. A run killed after epoch 2 of 3 and
+    resumed ends bit for bit where an uninterrupted one does."""
+    import importlib
+
+    port = importlib.import_module(
+        "reference_torch.checkpoint" if framework == "torch" else "jax_impl.checkpoint"
+    )
+    whole = _train(framework, sample, 3, tmp_path / "a", models=("deep",))
+    real = port.save
+
+    def save_then_die(*args, **kwargs):
+        path = real(*args, **kwargs)
+        if path.name == "epoch-0002":
+            raise KeyboardInterrupt  # killed right after the snapshot of epoch 2
+        return path
+
+    monkeypatch.setattr(port, "save", save_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        _train(framework, sample, 3, tmp_path / "b", models=("deep",))
+    monkeypatch.undo()
+    resumed = _train(framework, sample, 3, tmp_path / "b", resume=True, models=("deep",))
+    assert resumed.models["deep"].train_loss == whole.models["deep"].train_loss
+    np.testing.assert_array_equal(resumed.models["deep"].test_pred, whole.models["deep"].test_pred)
+    snap = load_snapshot(tmp_path / "b" / framework / "deep")
+    assert "blocks.0.bn.running_var" in snap.weights

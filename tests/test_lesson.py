@@ -17,8 +17,14 @@ PAIRS = ("data", "models", "train", "evaluate", "filters")
 #: a TrainState that one function creates; losses are functions, not nn.Module objects.
 JAX_ONLY = {
     "data": {"targets_array", "DataLoader"},
-    "models": set(),
-    "train": {"mse_loss", "cross_entropy_loss", "TrainState", "create_train_state"},
+    "models": {"BatchNorm"},  # torch's conventions, where Flax's nn.BatchNorm differs
+    "train": {
+        "mse_loss",
+        "cross_entropy_loss",
+        "binary_cross_entropy_loss",
+        "TrainState",
+        "create_train_state",
+    },
     "evaluate": set(),
     "filters": set(),
 }
