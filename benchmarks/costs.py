@@ -17,11 +17,15 @@ float32 values, written once in the forward pass and read once in the backward p
 ReLU mask and the dense layer's weight gradient need it; inference can stream it into the
 dense layer, so it counts nothing there); and every parameter read and written once per
 step, shared by the batch's B sequences.
+
+The deeper CNN counts the same way, layer by layer: each conv block's and dense block's
+matmul (BatchNorm, pooling and dropout are elementwise and left out), and every block's
+output as its activations.
 """
 
 from __future__ import annotations
 
-from dna_tutorial.spec import KERNEL_SIZE, NUM_FILTERS
+from dna_tutorial.spec import DEEP_BLOCKS, DEEP_DENSE, KERNEL_SIZE, NUM_FILTERS
 
 FLOAT = 4  # bytes per float32
 
@@ -34,7 +38,23 @@ def _layers(model: str, seq_len: int, num_filters: int, kernel_size: int) -> lis
         positions = seq_len - kernel_size + 1
         out = 3 if model == "classifier" else 1
         return [2 * positions * num_filters * kernel_size * 4, 2 * positions * num_filters * out]
+    if model in ("deep", "deep_multilabel"):
+        return [2 * outputs * inputs for outputs, inputs, _ in _deep_matmuls(seq_len)]
     raise ValueError(f"no FLOP count for model {model!r}")
+
+
+def _deep_matmuls(seq_len: int) -> list[tuple[int, int, int]]:
+    """The deeper CNN (default shape, 'same' padding), first layer first: each layer's
+    (output values, inputs per output value, output channels or units)."""
+    layers, length, channels = [], seq_len, 4
+    for filters, width, pool in DEEP_BLOCKS:
+        layers.append((length * filters, width * channels, filters))
+        length, channels = length // pool, filters
+    features = length * channels
+    for units in DEEP_DENSE:
+        layers.append((units, features, units))
+        features = units
+    return [*layers, (1, features, 1)]
 
 
 def inference_flops(
@@ -55,18 +75,26 @@ def train_flops(
 def num_params(
     model: str, seq_len: int, num_filters: int = NUM_FILTERS, kernel_size: int = KERNEL_SIZE
 ) -> int:
-    """Trainable parameters of a tutorial model."""
+    """Trainable parameters of a model (weights; the deeper CNN's BatchNorm ones too)."""
     if model == "linear":
         return 4 * seq_len + 1
     if model in ("cnn", "cnn2d", "classifier"):
         out = 3 if model == "classifier" else 1
         positions = seq_len - kernel_size + 1
         return num_filters * (4 * kernel_size + 1) + out * (num_filters * positions + 1)
+    if model in ("deep", "deep_multilabel"):
+        # hidden layers: weights without a bias, then BatchNorm's scale and shift
+        *hidden, (_, head_inputs, _) = _deep_matmuls(seq_len)
+        return sum(units * (inputs + 2) for _, inputs, units in hidden) + head_inputs + 1
     raise ValueError(f"no parameter count for model {model!r}")
 
 
 def _activations(model: str, seq_len: int, num_filters: int, kernel_size: int) -> int:
-    return 0 if model == "linear" else num_filters * (seq_len - kernel_size + 1)
+    if model == "linear":
+        return 0
+    if model in ("deep", "deep_multilabel"):
+        return sum(outputs for outputs, _, _ in _deep_matmuls(seq_len))
+    return num_filters * (seq_len - kernel_size + 1)
 
 
 def train_bytes(

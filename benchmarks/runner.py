@@ -30,7 +30,6 @@ from tqdm.auto import tqdm
 from benchmarks import floors
 from benchmarks.costs import inference_bytes, inference_flops, train_bytes, train_flops
 from benchmarks.options import (
-    CONV_ONLY,
     ENSEMBLE_SIZE,
     ENSEMBLES,
     INFER_STRATEGIES,
@@ -72,6 +71,8 @@ def sweeps(quick: bool) -> list[Sweep]:
                         ("train", "cnn", 20),
                         ("infer", "linear", 20),
                         ("infer", "cnn", 8),
+                        ("train", "deep", 20),
+                        ("infer", "deep", 20),
                     )
                 ),
             ),
@@ -106,6 +107,13 @@ def sweeps(quick: bool) -> list[Sweep]:
             "dataset size (synthetic task, L=100, B=128)",
             tuple(Workload("train", "cnn", 100, n, 128) for n in (2_048, 131_072)),
             strategies=single,
+        ),
+        Sweep(
+            "the deeper CNN (tutorial data L=8; synthetic task L=200; B=128)",
+            tuple(
+                Workload("train", "deep", length, n, 128)
+                for length, n in ((8, tutorial), (200, 8_192))
+            ),
         ),
         Sweep(
             "inference (tutorial data and synthetic task)",
@@ -189,13 +197,11 @@ def run(
         for name in TRAIN_STRATEGIES if w.kind == "train" else INFER_STRATEGIES:
             if name not in wanted or (sweep.strategies and name not in sweep.strategies):
                 continue
-            for kernel in kernels(w.model):
-                if kernel == "matmul" and name in CONV_ONLY:
-                    continue
+            for kernel in kernels(w.model, name):
                 try:
                     runs[(name, kernel)] = prepare(name, kernel, w, device)
                 except Skip as why:
-                    skipped[name] = str(why)
+                    skipped[f"{name} ({w.model})"] = str(why)
         steps = math.ceil(w.num_seqs / w.batch_size)
         for (name, kernel), timing in measure_side_by_side(runs, repeats).items():
             launch = None

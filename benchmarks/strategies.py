@@ -54,7 +54,8 @@ import torch
 from torch import nn
 
 from benchmarks.kernels import MATMUL
-from benchmarks.options import ENSEMBLE_SIZE, GPU_ONLY
+from benchmarks.options import CONV_ONLY, ENSEMBLE_SIZE, GPU_ONLY
+from dna_tutorial import registry
 from dna_tutorial.recipe import tutorial_split
 from dna_tutorial.sequences import decode_codes, encode_codes, kmers
 from dna_tutorial.synthetic import synthetic_codes
@@ -99,9 +100,16 @@ def dataset(seq_len: int, num_seqs: int) -> tuple[np.ndarray, np.ndarray]:
     return codes, tdata.score_codes(codes).numpy()
 
 
-def kernels(model: str) -> tuple[str | None, ...]:
-    """The kernels a model can run with: both for a CNN with a matmul twin, else none."""
-    return ("conv", "matmul") if model in MATMUL else (None,)
+def kernels(model: str, strategy: str) -> tuple[str | None, ...]:
+    """The kernels ``strategy`` can run ``model`` with: ``conv`` and ``matmul`` where the
+    model has a matmul twin in that framework (torch: ``benchmarks.kernels``; JAX: the
+    fast engine), else its only one (``None`` for a model without a conv layer)."""
+    if model == "linear":
+        return (None,)
+    if strategy in CONV_ONLY:
+        return ("conv",)
+    twin = model in MATMUL if strategy.startswith("torch") else registry.get(model).fast
+    return ("conv", "matmul") if twin else ("conv",)
 
 
 # --- torch ------------------------------------------------------------------------------
@@ -182,6 +190,10 @@ def _torch_func_ensemble(w, kernel, x, y, dev) -> Callable[[], None]:
     """K models, each with its own shuffle, trained by ``torch.func``: vmap over grad."""
     from torch.func import functional_call, grad, stack_module_state, vmap
 
+    if any(
+        isinstance(m, nn.modules.batchnorm._BatchNorm) for m in torch_model(w, kernel).modules()
+    ):
+        raise Skip("torch.func's vmap cannot update BatchNorm's running statistics in place")
     members = [torch_model(w, kernel, seed=k).to(dev) for k in range(ENSEMBLE_SIZE)]
     params, buffers = stack_module_state(members)
     base = copy.deepcopy(members[0]).to("meta")

@@ -18,6 +18,7 @@ from benchmarks.costs import (
 from benchmarks.kernels import MATMUL
 from benchmarks.options import CONV_ONLY, GPU_ONLY, INFER_STRATEGIES, TRAIN_STRATEGIES
 from benchmarks.runner import decomposition
+from benchmarks.strategies import kernels
 from benchmarks.timing import measure
 from dna_tutorial.app.cli import main
 from reference_torch.models import build_model
@@ -36,6 +37,11 @@ def test_flop_and_byte_counts_by_hand():
     # 8 bases read twice, 32 x 6 activations written and read, parameters over 128 rows
     assert train_bytes("cnn", 8, 128) == 2 * 8 + 2 * 4 * 192 + 2 * 4 * 609 / 128
     assert inference_bytes("linear", 8, 4) == 8 + 4 + 4 * 33 / 4
+    # the deeper CNN at L=8, 'same' convs: 8*32*(7*4), 4*64*(5*32), 128*(2*64), 1*128
+    deep = [8 * 32 * 28, 4 * 64 * 160, 128 * 128, 128]
+    assert inference_flops("deep", 8) == 2 * sum(deep)
+    assert train_flops("deep", 8) == 2 * 2 * deep[0] + 3 * 2 * sum(deep[1:])
+    assert num_params("deep", 8) == sum(p.numel() for p in build_model("deep", 8).parameters())
     with pytest.raises(ValueError, match="no FLOP count"):
         inference_flops("rnn", 8)
 
@@ -52,6 +58,15 @@ def test_the_torch_windows_matmul_cnn_equals_dna_cnn(name, seq_len, filters, k):
     (g_ref,) = torch.autograd.grad(reference(x).square().sum(), reference.conv_net[0].weight)
     (g_twin,) = torch.autograd.grad(twin(x).square().sum(), twin.conv_net[0].weight)
     torch.testing.assert_close(g_twin, g_ref, rtol=1e-4, atol=1e-6)
+
+
+def test_each_strategy_runs_the_kernels_its_framework_has():
+    assert kernels("linear", "jax-fused-epoch") == (None,)
+    assert kernels("cnn", "torch-eager") == kernels("cnn", "jax-jit-step") == ("conv", "matmul")
+    assert kernels("cnn", "torch-reference") == kernels("cnn", "jax-textbook") == ("conv",)
+    # the deeper CNN's matmul twin exists in the JAX fast engine, not in benchmarks.kernels
+    assert kernels("deep", "torch-eager") == ("conv",)
+    assert kernels("deep", "jax-fused-epoch") == ("conv", "matmul")
 
 
 def test_measure_separates_warmup_from_repeats():
@@ -99,7 +114,10 @@ def test_quick_bench_runs_every_strategy_and_kernel_and_writes_its_results(tmp_p
         assert {("train", strategy, k) for k in kernels} <= seen
         assert ("train", strategy, None) in seen  # the linear model has no kernel choice
     assert {("infer", s, "matmul") for s in INFER_STRATEGIES if s not in GPU_ONLY} <= seen
-    assert set(results["skipped"]) == GPU_ONLY  # no GPU here: skipped, with the reason
+    deep = {(r["strategy"], r["kernel"]) for r in results["results"] if r["model"] == "deep"}
+    assert {("torch-eager", "conv"), ("jax-fused-epoch", "matmul"), ("jax-jit", "matmul")} <= deep
+    # no GPU here, and torch.func cannot vmap BatchNorm: skipped, with the reason
+    assert {k.split(" ")[0] for k in results["skipped"]} == {*GPU_ONLY, "torch-func-ensemble"}
     assert results["copy_bandwidth_gbs"]["jax"] > 0 and results["matmul_peak_gflops"]["torch"] > 0
     for row in results["results"]:
         assert row["x_floor"] > 0 and row["binding_floor"] in ("FLOP", "memory")
