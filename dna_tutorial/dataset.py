@@ -31,6 +31,10 @@ class TutorialData:
     split: Split
     #: Synthetic data only: motif bonuses count every occurrence, not once per sequence.
     per_occurrence: bool = False
+    #: The motifs the data was made with, when known: what the filters should learn.
+    motifs: tuple[Motif, ...] = ()
+    #: Whether the motifs were planted on either strand (else as written, forward only).
+    both_strands: bool = False
 
     @property
     def seq_len(self) -> int:
@@ -62,6 +66,7 @@ def synthetic_kmers(k: int = spec.KMER_LENGTH, seed: int = spec.SEED) -> Tutoria
         class_names=spec.CLASS_NAMES,
         source=f"synthetic: all {len(seqs):,} {k}-mers",
         split=tutorial_split(len(seqs), seed=seed),
+        motifs=TUTORIAL_MOTIFS,
     )
 
 
@@ -80,6 +85,7 @@ def synthetic_task(
         source=f"synthetic: {num_seqs:,} random {seq_len}-mers (seed {seed}, {rule})",
         split=tutorial_split(num_seqs, seed=seed),
         per_occurrence=per_occurrence,
+        motifs=TUTORIAL_MOTIFS,
     )
 
 
@@ -101,6 +107,8 @@ def planted_task(
         class_names=tuple(m.name for m in motifs),
         source=f"planted motifs: {num_seqs:,} random {seq_len}-mers with {names} (seed {seed})",
         split=tutorial_split(num_seqs, seed=seed),
+        motifs=motifs,
+        both_strands=both_strands,
     )
 
 

@@ -210,8 +210,8 @@ def check_replaceable(final: str | Path, kind: str) -> None:
             )
         if manifest.get("kind") != kind:
             raise OutputError(
-                f"refusing to replace {final}: it holds a {PROJECT} {manifest.get('kind')}, "
-                f"not a {kind}"
+                f"refusing to replace {final}: it holds {PROJECT}'s {manifest.get('kind')} "
+                f"output, not its {kind} output"
             )
         reason = _foreign(final, manifest)
         if reason:

@@ -84,6 +84,19 @@ class FilterResult:
 
 
 @dataclass
+class Attribution:
+    """What one regression model learned, against the scoring rule (synthetic data only):
+    motif insertion effects (``dna_tutorial.insertion.insertion_effects``) and ISM and
+    saliency maps of a few sequences, float32 (N, L, 4) each."""
+
+    model: str
+    insertions: pd.DataFrame
+    seqs: list[str]
+    ism: np.ndarray
+    saliency: np.ndarray
+
+
+@dataclass
 class PortResult:
     """Everything one port computed in one run of the tutorial."""
 
@@ -94,6 +107,7 @@ class PortResult:
     scores: np.ndarray | None = None  # step 1's scores, when the port computed them
     spot_checks: pd.DataFrame | None = None
     filters: list[FilterResult] = field(default_factory=list)
+    attributions: list[Attribution] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
     #: False in every process of a distributed run but the first: it writes nothing.
     main_process: bool = True

@@ -1,4 +1,4 @@
-"""Step 6 in JAX: predictions on the test set, R^2, spot checks and saliency."""
+"""Step 6 in JAX: predictions on the test set, R^2 and spot checks."""
 
 from __future__ import annotations
 
@@ -54,13 +54,3 @@ def quick_seq_pred(models: Mapping[str, tuple[nn.Module, dict]]) -> pd.DataFrame
     for name, (model, variables) in models.items():
         table[name] = predict_seqs(model, variables, list(table["seq"]))[:, 0]
     return table
-
-
-@functools.partial(jax.jit, static_argnames=("model", "output"))
-def saliency(model: nn.Module, variables, x: jax.Array, output: int = 0) -> jax.Array:
-    """Gradient of output ``output`` w.r.t. the one-hot input: float32 (N, L, 4).
-
-    Each example's output depends only on its own row, so the gradient of the summed
-    outputs holds every per-example gradient.
-    """
-    return jax.grad(lambda x: model.apply(variables, x)[:, output].sum())(x)

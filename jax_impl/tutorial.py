@@ -16,17 +16,19 @@ from dna_tutorial.checkpoint import latest_snapshot, model_dir, model_meta
 from dna_tutorial.config import RunConfig
 from dna_tutorial.dataset import TutorialData, data_frame, target_column
 from dna_tutorial.errors import DeviceUnavailableError
+from dna_tutorial.insertion import attribution_seqs, insertion_effects
 from dna_tutorial.recipe import sample_seqs
-from dna_tutorial.results import FilterResult, ModelResult, PortResult
+from dna_tutorial.results import Attribution, FilterResult, ModelResult, PortResult
 from dna_tutorial.schedule import warmup_cosine
 from dna_tutorial.sequences import encode_codes
 from dna_tutorial.spec import KMER_LENGTH
 from jax_impl import checkpoint, scale
 from jax_impl.convert import torch_init
-from jax_impl.data import quick_split, score_codes, score_seqs, set_seed
+from jax_impl.data import one_hot_encode, quick_split, score_codes, score_seqs, set_seed
 from jax_impl.evaluate import quick_seq_pred
 from jax_impl.fast import IMPLS
 from jax_impl.filters import filter_weights, get_filter_activations
+from jax_impl.interpret import ism, saliency
 from jax_impl.train import (
     binary_cross_entropy_loss,
     create_train_state,
@@ -84,6 +86,26 @@ def make_optimizer(name: str, cfg: RunConfig, steps_per_epoch: int):
     if registry.get(name).optimizer == "sgd":
         return optax.sgd(cfg.learning_rate)
     return optax.adamw(learning_rate(cfg, steps_per_epoch), weight_decay=cfg.weight_decay)
+
+
+def attributions(
+    trained: dict[str, tuple], data: TutorialData, seqs: list[str], cfg: RunConfig, predict
+) -> list[Attribution]:
+    """What each regression model learned, against the scoring rule: motif insertions,
+    and ISM and saliency of ``seqs``. ``trained`` maps a name to (model, variables)."""
+    x = one_hot_encode(seqs)
+    return [
+        Attribution(
+            name,
+            insertion_effects(
+                lambda s, m=model, v=variables: predict(m, v, s)[:, 0], data.seq_len, seed=cfg.seed
+            ),
+            seqs,
+            np.asarray(ism(model, variables, x)),
+            np.asarray(saliency(model, variables, x)),
+        )
+        for name, (model, variables) in trained.items()
+    ]
 
 
 def run_tutorial(
@@ -200,6 +222,10 @@ def _run(data, cfg, device, progress, verbose, checkpoints, resume) -> PortResul
         for name, (model, variables) in trained.items()
         if registry.get(name).has_filters
     ]
+    explained = []
+    if data.synthetic and regressors:
+        seqs = attribution_seqs(data.seq_len, list(test_df["seq"]))
+        explained = attributions(regressors, data, seqs, cfg, impl.predict_seqs)
     return PortResult(
         framework="jax",
         device=str(device),
@@ -208,6 +234,7 @@ def _run(data, cfg, device, progress, verbose, checkpoints, resume) -> PortResul
         scores=df["score"].to_numpy() if data.synthetic else None,
         spot_checks=spot,
         filters=filters,
+        attributions=explained,
         seconds={"data_seconds": data_seconds, "total_seconds": time.perf_counter() - start},
         main_process=jax.process_index() == 0,
     )

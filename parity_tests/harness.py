@@ -33,6 +33,7 @@ from jax_impl import convert
 from jax_impl import data as jdata
 from jax_impl import evaluate as jevaluate
 from jax_impl import filters as jfilters
+from jax_impl import interpret as jinterpret
 from jax_impl import models as jmodels
 from jax_impl import train as jtrain
 from jax_impl.fast import IMPLS
@@ -51,6 +52,7 @@ from parity_tests.tolerances import (
 from reference_torch import data as tdata
 from reference_torch import evaluate as tevaluate
 from reference_torch import filters as tfilters
+from reference_torch import interpret as tinterpret
 from reference_torch import models as tmodels
 from reference_torch import train as ttrain
 
@@ -280,8 +282,10 @@ def _batch(case: ModelCase, n: int = 96, seed: int = 5):
     return x, targets(case, seqs)
 
 
+@jax.jit
 def _loss_and_grads(state: jtrain.TrainState, xb, yb):
-    """The loss of a batch and its gradient, in training mode, without a step."""
+    """The loss of a batch and its gradient, in training mode, without a step (compiled
+    whole: op by op, the deeper CNN's gradient took hundreds of small compilations)."""
 
     def loss_of(params):
         pred, _ = state.apply_fn(
@@ -346,17 +350,37 @@ def check_sgd_step(case: ModelCase, device: torch.device, impl: str = "fast") ->
     )
 
 
-def check_saliency(case: ModelCase, device: torch.device, impl: str = "fast") -> list[Comparison]:
-    """Gradient of the first output w.r.t. the one-hot input."""
+def check_attribution(
+    case: ModelCase, device: torch.device, impl: str = "fast"
+) -> list[Comparison]:
+    """ISM, saliency, gradient x input and the simplex-corrected saliency of the first
+    output, for one-hot sequences: ISM subtracts outputs (forward tolerance), the others
+    are input gradients (gradient tolerance)."""
     pair = model_pair(case, device, impl=impl)
-    x, _ = _batch(case, n=64)
+    x, _ = _batch(case, n=32)
+    xj = jnp.asarray(x)
+    grads = tinterpret.saliency(pair.torch_model, x, device=device)
+    jgrads = jinterpret.saliency(pair.jax_model, pair.variables, xj)
     return [
         compare(
-            f"{case} saliency",
-            tevaluate.saliency(pair.torch_model, x, device=device),
-            jevaluate.saliency(pair.jax_model, pair.variables, jnp.asarray(x)),
+            f"{case} ISM",
+            tinterpret.ism(pair.torch_model, x, device=device),
+            jinterpret.ism(pair.jax_model, pair.variables, xj),
             FORWARD,
-        )
+        ),
+        compare(f"{case} saliency", grads, jgrads, GRADIENT),
+        compare(
+            f"{case} gradient x input",
+            tinterpret.grad_times_input(pair.torch_model, x, device=device),
+            jinterpret.grad_times_input(pair.jax_model, pair.variables, xj),
+            GRADIENT,
+        ),
+        compare(
+            f"{case} saliency, simplex-corrected",
+            tinterpret.simplex_correction(grads),
+            jinterpret.simplex_correction(jgrads),
+            GRADIENT,
+        ),
     ]
 
 
@@ -518,7 +542,7 @@ MODEL_CHECKS = (
     check_forward,
     check_loss_and_gradients,
     check_sgd_step,
-    check_saliency,
+    check_attribution,
     check_filters,
 )
 

@@ -37,7 +37,7 @@ class Tolerance:
 
 
 EXACT = Tolerance(0.0, 0.0)
-#: Model outputs, conv activations and saliency for the same inputs and weights.
+#: Model outputs, conv activations and ISM effects for the same inputs and weights.
 FORWARD = Tolerance(1e-5, 1e-6)
 #: Losses of the same outputs and targets.
 LOSS = Tolerance(1e-5, 1e-6)

@@ -1,4 +1,4 @@
-"""Step 6 in PyTorch: predictions on the test set, R^2, spot checks and saliency."""
+"""Step 6 in PyTorch: predictions on the test set, R^2 and spot checks."""
 
 from __future__ import annotations
 
@@ -56,17 +56,3 @@ def quick_seq_pred(
     for name, model in models.items():
         table[name] = predict_seqs(model, list(table["seq"]), device)[:, 0]
     return table
-
-
-def saliency(
-    model: nn.Module, x: np.ndarray, output: int = 0, device: torch.device | str = "cpu"
-) -> np.ndarray:
-    """Gradient of output ``output`` w.r.t. the one-hot input: float32 array (N, L, 4).
-
-    Each example's output depends only on its own row, so one backward pass of the summed
-    outputs gives every per-example gradient.
-    """
-    model.eval()
-    xt = torch.tensor(x, dtype=torch.float32, device=device, requires_grad=True)
-    model(xt)[:, output].sum().backward()
-    return xt.grad.cpu().numpy()

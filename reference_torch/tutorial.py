@@ -6,6 +6,7 @@ import functools
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import torch
 from torch import nn
@@ -16,8 +17,9 @@ from dna_tutorial.checkpoint import latest_snapshot, model_dir, model_meta
 from dna_tutorial.config import RunConfig
 from dna_tutorial.dataset import TutorialData, data_frame, target_column
 from dna_tutorial.errors import DeviceUnavailableError
+from dna_tutorial.insertion import attribution_seqs, insertion_effects
 from dna_tutorial.recipe import sample_seqs
-from dna_tutorial.results import FilterResult, ModelResult, PortResult
+from dna_tutorial.results import Attribution, FilterResult, ModelResult, PortResult
 from dna_tutorial.schedule import warmup_cosine
 from dna_tutorial.sequences import encode_codes
 from dna_tutorial.spec import KMER_LENGTH
@@ -25,6 +27,7 @@ from reference_torch import checkpoint, distributed
 from reference_torch.data import (
     SeqDatasetOHE,
     build_dataloaders,
+    one_hot_encode,
     quick_split,
     score_codes,
     score_seqs,
@@ -32,6 +35,7 @@ from reference_torch.data import (
 )
 from reference_torch.evaluate import predict_seqs, quick_seq_pred
 from reference_torch.filters import filter_weights, get_filter_activations
+from reference_torch.interpret import ism, saliency
 from reference_torch.models import build_model
 from reference_torch.train import History, run_model
 
@@ -121,6 +125,26 @@ def _train(name, model, loaders, device, cfg, data, ckpt, resume, **fit_kwargs) 
     )
 
 
+def attributions(
+    models: dict[str, nn.Module], data: TutorialData, seqs: list[str], cfg: RunConfig, device
+) -> list[Attribution]:
+    """What each regression model learned, against the scoring rule: motif insertions,
+    and ISM and saliency of ``seqs``."""
+    x = np.stack([one_hot_encode(s) for s in seqs])
+    return [
+        Attribution(
+            name,
+            insertion_effects(
+                lambda s, m=model: predict_seqs(m, s, device)[:, 0], data.seq_len, seed=cfg.seed
+            ),
+            seqs,
+            ism(model, x, device=device),
+            saliency(model, x, device=device),
+        )
+        for name, model in models.items()
+    ]
+
+
 def run_tutorial(
     data: TutorialData,
     cfg: RunConfig,
@@ -200,6 +224,10 @@ def run_tutorial(
         for name, model in models.items()
         if registry.get(name).has_filters
     ]
+    explained = []
+    if data.synthetic and regressors:
+        seqs = attribution_seqs(data.seq_len, list(test_df["seq"]))
+        explained = attributions(regressors, data, seqs, cfg, device)
     main_process = distributed.is_main_process()
     distributed.teardown()  # every rank is done: leave the group before any exits
     return PortResult(
@@ -210,6 +238,7 @@ def run_tutorial(
         scores=df["score"].to_numpy() if data.synthetic else None,
         spot_checks=spot,
         filters=filters,
+        attributions=explained,
         seconds={"data_seconds": data_seconds, "total_seconds": time.perf_counter() - start},
         main_process=main_process,
     )

@@ -22,6 +22,10 @@ PORT_FILES = {
     "filters_classifier.png",
     "logos_classifier.png",
     "motifs_classifier.meme",
+    "insertions_linear.csv",
+    "insertions_cnn.csv",
+    "ism_linear.png",
+    "ism_cnn.png",
 }
 
 
@@ -63,6 +67,25 @@ def test_index_shows_both_ports_and_their_figures(report):
         for name in PORT_FILES - {"spot_checks.csv"}:
             assert f"{fw}/{name}" in page
     assert "speed-up" in page
+
+
+@pytest.mark.slow
+def test_the_report_says_what_the_cnn_learned(report):
+    """Motif insertion for every regression model, Tomtom for every conv model (slow: the
+    first Tomtom compiles memelite's kernels)."""
+    page = (report / "index.html").read_text()
+    assert page.count("What did the CNN learn?") == 2
+    for fw in ("torch", "jax"):
+        learned = json.loads((report / "metrics.json").read_text())[fw]["learned"]
+        assert set(learned["insertions"]) == {"linear", "cnn"}
+        rows = {r["inserted"]: r for r in learned["insertions"]["cnn"]}
+        assert rows["TAT"]["truth"] == 10 and rows["GCG"]["truth"] == -10
+        assert rows["TAT"]["mean"] > rows["control (CAC)"]["mean"] > rows["GCG"]["mean"]
+        assert set(learned["tomtom"]) == {"cnn", "classifier"}
+        matches = learned["tomtom"]["cnn"]["filters"]
+        assert matches and {r["motif"] for r in matches} <= {"TAT", "GCG"}
+        assert all(0 <= r["p"] <= r["q"] <= 1 for r in matches)
+        assert "Tomtom" in page
 
 
 @pytest.mark.slow

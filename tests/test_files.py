@@ -103,7 +103,7 @@ def test_a_forged_or_foreign_manifest_does_not_make_a_folder_ours(tmp_path):
     with pytest.raises(OutputError, match="holds no"):
         check_replaceable(folder, "report")
     _report(tmp_path / "r")
-    with pytest.raises(OutputError, match="holds a dna-tutorial report, not a explain"):
+    with pytest.raises(OutputError, match=r"holds dna-tutorial's report output, not its explain"):
         check_replaceable(tmp_path / "r", "explain")
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PAIRS = ("data", "models", "train", "evaluate", "filters")
+PAIRS = ("data", "models", "train", "evaluate", "filters", "interpret")
 #: What only the JAX file defines, each a real functional-vs-object-oriented difference:
 #: its DataLoader is a description it writes itself (torch imports one); state travels in
 #: a TrainState that one function creates; losses are functions, not nn.Module objects.
@@ -27,6 +27,7 @@ JAX_ONLY = {
     },
     "evaluate": set(),
     "filters": set(),
+    "interpret": set(),
 }
 
 
@@ -72,6 +73,8 @@ CORE = (
     "dna_tutorial.metrics",
     "dna_tutorial.schedule",
     "dna_tutorial.jaspar",
+    "dna_tutorial.insertion",
+    "dna_tutorial.tomtom",
 )
 FORBIDDEN = ("torch", "jax", "flax", "optax", "matplotlib", "altair", "logomaker")
 UPPER_LAYERS = ("reference_torch", "jax_impl", "parity_tests", "benchmarks", "dna_tutorial.app")

@@ -234,6 +234,13 @@ def _add_run(sub) -> None:
         default=spec.WARMUP_EPOCHS,
         help="epochs of linear warm-up before the cosine decay",
     )
+    p.add_argument(
+        "--no-tomtom",
+        dest="tomtom",
+        action="store_false",
+        help="skip matching the filters to the known motifs with Tomtom (memelite compiles "
+        "for about a minute the first time it runs)",
+    )
     _add_data_options(p, with_task=True)
     p.set_defaults(handler=_cmd_run)
 
@@ -386,6 +393,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         resume=resume,
         data_file=args.data,
         labels=args.labels,
+        tomtom=args.tomtom,
     )
     if not metrics:
         return 0  # a worker of a distributed run: the first process reports
@@ -455,6 +463,89 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_explain(sub) -> None:
+    p = sub.add_parser(
+        "explain",
+        help="which bases drive a checkpointed model's predictions (ISM, saliency, logos)",
+        description="For the sequences of a file, with the newest snapshot of a model "
+        "checkpoint: in-silico saturation mutagenesis and saliency arrays "
+        "(attributions.npz), attribution logos and ISM maps of the first sequences, and for "
+        "a model trained on the tutorial's synthetic scores the motif insertion table "
+        "against the scoring rule (insertions.csv). Weights from either port explain in "
+        "either port.",
+    )
+    p.add_argument(
+        "--checkpoint",
+        type=Path,
+        required=True,
+        metavar="DIR",
+        help="a model's checkpoint directory, e.g. ckpt/jax/cnn",
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=Path("explanation"),
+        help="directory to write into; replaced only if it holds an earlier explanation "
+        "(default ./explanation)",
+    )
+    p.add_argument(
+        "--framework",
+        choices=FRAMEWORKS,
+        help="port to explain with (default: the one that trained the model)",
+    )
+    p.add_argument(
+        "--output",
+        type=int,
+        default=0,
+        metavar="K",
+        help="which model output to explain: a class or label index (default 0)",
+    )
+    p.add_argument(
+        "--max-seqs",
+        type=_positive_int,
+        default=1000,
+        metavar="N",
+        help="explain the file's first N sequences (default 1000; ISM runs 4 x length "
+        "mutants of each)",
+    )
+    p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_jax_impl(p)
+    _add_data_options(p, with_task=False)
+    p.set_defaults(handler=_cmd_explain)
+
+
+def _cmd_explain(args: argparse.Namespace) -> int:
+    from dna_tutorial.app.explain import explain
+
+    if args.data is None:
+        raise ConfigError("--data FILE is required: the sequences to explain")
+    start = time.perf_counter()
+    summary = explain(
+        args.checkpoint,
+        args.data,
+        args.out,
+        args.framework,
+        args.device,
+        args.jax_impl,
+        output=args.output,
+        max_seqs=args.max_seqs,
+        show=not args.quiet,
+        **_read_options(args),
+    )
+    print(
+        f"explained {summary['num_seqs']:,} of {summary['of_seqs']:,} sequences with "
+        f"{summary['model']} in {summary['explained_in']}: {args.out} "
+        f"({time.perf_counter() - start:.0f} s)"
+    )
+    for row in summary.get("insertions", []):
+        print(
+            f"  insert {row['inserted']:14s} truth {row['truth']:+6.1f}  model "
+            f"{row['mean']:+6.2f} +- {row['sd']:.2f}"
+        )
+    return 0
+
+
 def _add_parity(sub) -> None:
     p = sub.add_parser(
         "parity",
@@ -521,6 +612,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_run(sub)
     _add_predict(sub)
+    _add_explain(sub)
     _add_parity(sub)
     _add_bench(sub)
     return parser

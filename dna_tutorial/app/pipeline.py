@@ -98,6 +98,7 @@ def run(
     resume: bool = False,
     data_file: str | Path | None = None,
     labels: str | Path | None = None,
+    tomtom: bool = True,
 ) -> dict:
     """Run the tutorial in every port of ``cfg.frameworks`` and write the report to ``out``.
 
@@ -105,6 +106,7 @@ def run(
     It is written in a staging directory and moved into place only when complete.
     ``checkpoints`` snapshots every model after each epoch; ``resume`` continues from
     them (the config, except the number of epochs, and the data file must match).
+    ``tomtom`` matches the filters against the data's motifs (``dna_tutorial.tomtom``).
     Returns the metrics.
     """
     out = output_path(out)
@@ -142,7 +144,12 @@ def run(
         with staged_directory(out, REPORT, lock=False) as stage:
             for result in results:
                 metrics[result.framework] = write_port_report(
-                    result, stage / result.framework, data.class_names
+                    result,
+                    stage / result.framework,
+                    data.class_names,
+                    motifs=data.motifs,
+                    both_strands=data.both_strands,
+                    tomtom=tomtom,
                 )
             atomic_write_json(stage / METRICS_FILE, metrics)
             write_index(stage, metrics)

@@ -229,15 +229,22 @@ def filter_heatmaps(weights: np.ndarray, path: str | Path, num_cols: int = 8) ->
 
 
 def filter_logos(
-    counts: np.ndarray, path: str | Path, num_cols: int = 8, title: str | None = None
+    counts: np.ndarray,
+    path: str | Path,
+    num_cols: int = 8,
+    title: str | None = None,
+    captions: Sequence[str] | None = None,
 ) -> Path:
     """Step 7: each filter's activation PWM (F, k, 4 letter counts) as an information logo.
 
     Counts become information content with logomaker (pseudocount 1); a filter that never
-    fired gets an empty panel saying so.
+    fired gets an empty panel saying so. ``captions`` (one per filter, e.g. its Tomtom
+    match) are written under the logos.
     """
     counts, shown = counts[:MAX_FILTER_PANELS], _shown(len(counts))
     fig, axes = _filter_grid(len(counts), num_cols, cell=1.8)
+    for ax, caption in zip(axes, captions or ()):
+        ax.set_xlabel(caption, fontsize=7)
     for i, ax in enumerate(axes[: len(counts)]):
         fired = int(counts[i][0].sum())  # every activation adds one letter per position
         ax.set_title(f"filter {i} (n={fired:,})", fontsize=8)
@@ -261,4 +268,49 @@ def filter_logos(
         ax.set_xticks([])
         ax.tick_params(labelsize=6)
     fig.suptitle((title or "Filter logos from activations (bits)") + shown)
+    if captions:  # room for the captions under the last row
+        fig.subplots_adjust(hspace=0.7, bottom=0.45 / fig.get_figheight())
     return _save(fig, path, tight=False)
+
+
+def ism_maps(seqs: Sequence[str], effects: np.ndarray, path: str | Path, title: str) -> Path:
+    """ISM of a few sequences: per sequence a 4 x L map of output(mutant) -
+    output(reference), (N, L, 4), the reference bases outlined; one colour scale for all."""
+    effects = np.asarray(effects)[:MAX_FILTER_PANELS]
+    length = effects.shape[1]
+    cell = max(1.8, 0.3 * length)
+    fig, axes = _filter_grid(len(effects), max(1, min(4, int(16 / cell))), cell=cell)
+    vmax = float(np.abs(effects).max()) or 1.0
+    image = None
+    for ax, seq, effect in zip(axes, seqs, effects):
+        ax.axis("on")
+        image = ax.imshow(effect.T, cmap="RdBu_r", vmin=-vmax, vmax=vmax, aspect="auto")
+        known = [(p, ALPHABET.index(b)) for p, b in enumerate(seq) if b in ALPHABET]
+        if known:  # outline the reference bases (an N has none)
+            ax.scatter(*zip(*known), marker="s", s=30, facecolors="none", edgecolors="k")
+        ax.set_title(seq if length <= 40 else f"{seq[:37]}...", fontsize=8, family="monospace")
+        ax.set_xticks([])
+        ax.set_yticks(range(len(ALPHABET)), list(ALPHABET), fontsize=7)
+    if image is not None:
+        fig.colorbar(image, ax=list(axes), shrink=0.6, label="output change")
+    fig.suptitle(title)
+    return _save(fig, path, tight=False)
+
+
+def attribution_logos(
+    seqs: Sequence[str], attributions: np.ndarray, path: str | Path, title: str
+) -> Path:
+    """Attribution logos (logomaker): per sequence, the letters of (N, L, 4) attributions
+    scaled by their value, above the axis for positive and below for negative."""
+    attributions = np.asarray(attributions, dtype=np.float64)[:MAX_FILTER_PANELS]
+    length = attributions.shape[1]
+    fig = Figure(figsize=(max(4.0, 0.25 * length), 1.6 * len(attributions) + 0.6))
+    axes = np.atleast_1d(fig.subplots(len(attributions), 1))
+    for ax, seq, attr in zip(axes, seqs, attributions):
+        logomaker.Logo(pd.DataFrame(attr, columns=list(ALPHABET)), ax=ax, color_scheme="classic")
+        ax.axhline(0, color="gray", linewidth=0.5)
+        ax.set_xticks([])
+        ax.tick_params(labelsize=6)
+        ax.set_title(seq if length <= 60 else f"{seq[:57]}...", fontsize=8, family="monospace")
+    fig.suptitle(title)
+    return _save(fig, path)

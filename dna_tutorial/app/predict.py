@@ -9,7 +9,7 @@ import pandas as pd
 
 from dna_tutorial.checkpoint import WEIGHTS, Snapshot, load_snapshot
 from dna_tutorial.errors import CheckpointError, DataFileError
-from dna_tutorial.io import read_records
+from dna_tutorial.io import Records, read_records
 
 
 def model_outputs(
@@ -34,6 +34,18 @@ def model_outputs(
         return np.asarray(IMPLS[jax_impl].predict_seqs(model, variables, seqs))
 
 
+def read_for_model(snapshot: Snapshot, data: str | Path, **read_options) -> Records:
+    """The sequences of ``data``, refused unless they have the length the model takes."""
+    records = read_records(data, need_target=False, **read_options)
+    length, expected = len(records.seqs[0]), snapshot.meta["seq_len"]
+    if length != expected:
+        raise DataFileError(
+            f"{records.path}: sequences have length {length}, but the model in "
+            f"{snapshot.path} takes {expected}; use --pad-to / --trim-to {expected}"
+        )
+    return records
+
+
 def predict_file(
     checkpoint: str | Path,
     data: str | Path,
@@ -51,13 +63,7 @@ def predict_file(
     """
     snapshot = load_snapshot(checkpoint, optimizer=False)
     meta = snapshot.meta
-    records = read_records(data, need_target=False, **read_options)
-    length = len(records.seqs[0])
-    if length != meta["seq_len"]:
-        raise DataFileError(
-            f"{records.path}: sequences have length {length}, but the model in {checkpoint} "
-            f"takes {meta['seq_len']}; use --pad-to / --trim-to {meta['seq_len']}"
-        )
+    records = read_for_model(snapshot, data, **read_options)
     out = model_outputs(snapshot, records.seqs, framework or meta["framework"], device, jax_impl)
     if not np.isfinite(out).all():
         raise CheckpointError(

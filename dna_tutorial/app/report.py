@@ -10,20 +10,90 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
-from dna_tutorial import motifs
+from dna_tutorial import motifs as motifs_io
 from dna_tutorial.app import plots
-from dna_tutorial.results import PortResult, headline
+from dna_tutorial.errors import ConfigError
+from dna_tutorial.insertion import insertion_table
+from dna_tutorial.results import FilterResult, PortResult, headline
+from dna_tutorial.synthetic import Motif
+from dna_tutorial.tomtom import Q_THRESHOLD
+from dna_tutorial.tomtom import match_fraction as tomtom_fraction
 
 METRICS_FILE = "metrics.json"
 FRAMEWORK_TITLES = {"torch": "PyTorch reference", "jax": "JAX / Flax port"}
 
 
-def write_port_report(result: PortResult, out: Path, class_names: tuple[str, ...]) -> dict:
-    """Draw every plot of ``result`` into ``out`` and return its metrics section."""
+def tomtom_matches(
+    filters: list[FilterResult], motifs: tuple[Motif, ...], both_strands: bool
+) -> dict[str, pd.DataFrame]:
+    """Each model's filters against the planted ``motifs`` and JASPAR's vertebrate CORE
+    matrices (``dna_tutorial.tomtom``): per model, one row per informative filter with its
+    best planted motif (``motif, p, q``) and its best match overall (``best, best_q``)."""
+    from dna_tutorial import jaspar, tomtom
+
+    targets = motifs + jaspar.vertebrates()
+    planted = [m.name for m in motifs]
+    found = {}
+    for filt in filters:
+        pwms = {
+            f"filter {i}": motifs_io.probabilities(c)
+            for i, c in enumerate(filt.counts)
+            if c.sum() > 0  # never fired: nothing to compare
+        }
+        table = tomtom.compare(pwms, targets, reverse_complement=both_strands)
+        mine = tomtom.best_matches(table, planted)[["filter", "target", "p", "q"]]
+        best = tomtom.best_matches(table)[["filter", "target", "q"]]
+        found[filt.model] = mine.rename(columns={"target": "motif"}).merge(
+            best.rename(columns={"target": "best", "q": "best_q"}), on="filter"
+        )
+    return found
+
+
+def _caption(matches: pd.DataFrame | None, num_filters: int) -> list[str] | None:
+    if matches is None:
+        return None
+    by_filter = matches.set_index("filter")
+    captions = []
+    for i in range(num_filters):
+        if f"filter {i}" not in by_filter.index:
+            captions.append("uninformative")
+            continue
+        row = by_filter.loc[f"filter {i}"]
+        captions.append(f"{row['motif']} p={row['p']:.1g} q={row['q']:.2g}")
+    return captions
+
+
+def write_port_report(
+    result: PortResult,
+    out: Path,
+    class_names: tuple[str, ...],
+    motifs: tuple[Motif, ...] = (),
+    both_strands: bool = False,
+    tomtom: bool = True,
+) -> dict:
+    """Draw every plot of ``result`` into ``out`` and return its metrics section.
+
+    With ``tomtom`` and known ``motifs``, each filter is matched against them and JASPAR
+    (the ``[motifs]`` extra; without it the report says so)."""
     out.mkdir(parents=True, exist_ok=True)
     files: list[str] = []
+    learned_files: list[str] = []
+    learned: dict = {}
+    matches: dict[str, pd.DataFrame] = {}
+    if tomtom and motifs and result.filters:
+        try:
+            matches = tomtom_matches(result.filters, motifs, both_strands)
+        except ConfigError as err:  # the [motifs] extra is not installed
+            learned["tomtom_skipped"] = str(err)
+    for model, table in matches.items():
+        learned.setdefault("tomtom", {})[model] = {
+            "filters": table.to_dict("records"),
+            "match_fraction": tomtom_fraction(table, len(_counts(result, model))),
+            "q_threshold": Q_THRESHOLD,
+        }
 
     def keep(path: Path) -> None:
         files.append(path.name)
@@ -84,9 +154,22 @@ def write_port_report(result: PortResult, out: Path, class_names: tuple[str, ...
                 out / f"logos_{filt.model}.png",
                 title=f"{filt.model}: logos from {filt.num_seqs:,} sequences, activation > "
                 f"{filt.act_thresh:g} (bits)",
+                captions=_caption(matches.get(filt.model), len(filt.counts)),
             )
         )
-        keep(motifs.write_meme(filt.counts, out / f"motifs_{filt.model}.meme"))
+        keep(motifs_io.write_meme(filt.counts, out / f"motifs_{filt.model}.meme"))
+    for attr in result.attributions:
+        table = insertion_table(attr.insertions)
+        learned.setdefault("insertions", {})[attr.model] = table.to_dict("records")
+        table.to_csv(out / f"insertions_{attr.model}.csv", index=False, float_format="%.4f")
+        learned_files.append(f"insertions_{attr.model}.csv")
+        ism = plots.ism_maps(
+            attr.seqs,
+            attr.ism,
+            out / f"ism_{attr.model}.png",
+            title=f"{attr.model}: in-silico mutagenesis, output(mutant) - output(reference)",
+        )
+        learned_files.append(ism.name)
     return {
         "device": result.device,
         "models": metrics,
@@ -95,7 +178,13 @@ def write_port_report(result: PortResult, out: Path, class_names: tuple[str, ...
             **{k: float(v) for k, v in result.seconds.items()},
         },
         "files": files,
+        "learned": learned,
+        "learned_files": learned_files,
     }
+
+
+def _counts(result: PortResult, model: str) -> np.ndarray:
+    return next(f.counts for f in result.filters if f.model == model)
 
 
 def _table(rows: list[list[str]], header: list[str]) -> str:
@@ -223,6 +312,7 @@ def write_index(out: Path, metrics: dict) -> Path:
                 )
             else:
                 parts.append(f"<p>Motifs in MEME format: <a href='{src}'>{name}</a></p>")
+        parts += _learned(out, fw, metrics[fw])
         parts.append("</div>")
     parts += [
         "</div>",
@@ -232,6 +322,43 @@ def write_index(out: Path, metrics: dict) -> Path:
     path = out / "index.html"
     path.write_text("\n".join(parts))
     return path
+
+
+def _learned(out: Path, fw: str, port: dict) -> list[str]:
+    """The section "What did the CNN learn?": Tomtom matches, motif insertions, ISM maps."""
+    learned, files = port.get("learned", {}), port.get("learned_files", [])
+    if not (learned or files):
+        return []
+    parts = ["<h3>What did the CNN learn?</h3>"]
+    if "tomtom_skipped" in learned:
+        parts.append(f"<p>Tomtom skipped: {html.escape(learned['tomtom_skipped'])}</p>")
+    for model, found in learned.get("tomtom", {}).items():
+        rows = [
+            [html.escape(r["filter"]), html.escape(r["motif"]), f"{r['p']:.2g}", f"{r['q']:.2g}",
+             html.escape(r["best"]), f"{r['best_q']:.2g}"]
+            for r in found["filters"]
+        ]  # fmt: skip
+        parts += [
+            f"<p><b>{model}</b>: Tomtom (memelite) of each informative filter against the "
+            "planted motifs and JASPAR's vertebrate CORE matrices; q-values "
+            f"Benjamini-Hochberg per filter. {found['match_fraction']:.0%} of the filters "
+            f"match a planted motif at q &lt; {found['q_threshold']:g}.</p>",
+            _table(rows, ["filter", "planted motif", "p", "q", "best match", "its q"]),
+        ]
+    for name in files:
+        src = f"{fw}/{name}"
+        if name.endswith(".csv"):
+            model = name.removeprefix("insertions_").removesuffix(".csv")
+            table = pd.read_csv(out / fw / name)
+            parts.append(
+                f"<p><b>{model}</b>: motif insertion into random backgrounds without either "
+                "motif, at every position; the motif effect is the predicted shift less "
+                f"the letters' own share (<a href='{src}'>{name}</a>).</p>"
+                + table.to_html(index=False, float_format=lambda v: f"{v:.3f}")
+            )
+        else:
+            parts.append(f"<img src='{src}' alt='{html.escape(name)}'>")
+    return parts
 
 
 def _jax_impl(metrics: dict) -> str:

@@ -1,4 +1,4 @@
-"""Step 7 in JAX: filter weights, activation counts and saliency on inputs whose answers
+"""Step 7 in JAX: filter weights and activation counts on inputs whose answers
 can be worked out by hand."""
 
 import jax.numpy as jnp
@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 from jax_impl.data import one_hot_encode
-from jax_impl.evaluate import saliency
 from jax_impl.filters import filter_weights, get_filter_activations
 from jax_impl.models import build_model
 
@@ -42,11 +41,3 @@ def test_filter_weights_are_filters_by_letters_by_positions(name):
     weights = filter_weights(_hand_set(name))
     assert weights.shape == (2, 4, 3)
     np.testing.assert_array_equal(weights[0], TAT)
-
-
-def test_saliency_of_the_linear_model_is_its_weights():
-    model = build_model("linear", 5)
-    variables = {"params": {"lin": {"kernel": jnp.arange(20.0)[:, None], "bias": jnp.zeros(1)}}}
-    grad = saliency(model, variables, one_hot_encode(["ACGTA", "TTTTT"]))
-    expected = np.arange(20.0).reshape(5, 4)
-    np.testing.assert_array_equal(np.asarray(grad), np.stack([expected, expected]))

@@ -1,4 +1,4 @@
-"""Step 7 in the reference: filter weights, activation counts and saliency on inputs
+"""Step 7 in the reference: filter weights and activation counts on inputs
 whose answers can be worked out by hand."""
 
 import numpy as np
@@ -6,7 +6,6 @@ import pytest
 import torch
 
 from reference_torch.data import one_hot_encode
-from reference_torch.evaluate import saliency
 from reference_torch.filters import filter_weights, get_filter_activations
 from reference_torch.models import DNA_CNN, DNA_CNN2d
 
@@ -40,13 +39,3 @@ def test_filter_weights_are_filters_by_letters_by_positions(cls):
     weights = filter_weights(_hand_set(cls(6, num_filters=2)))
     assert weights.shape == (2, 4, 3)
     np.testing.assert_array_equal(weights[0], TAT)
-
-
-def test_saliency_of_the_linear_model_is_its_weights():
-    from reference_torch.models import DNA_Linear
-
-    model = DNA_Linear(5)
-    x = np.stack([one_hot_encode("ACGTA"), one_hot_encode("TTTTT")])
-    grad = saliency(model, x)
-    expected = model.lin.weight.detach().numpy().reshape(5, 4)
-    np.testing.assert_allclose(grad, np.stack([expected, expected]), rtol=1e-6)

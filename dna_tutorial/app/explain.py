@@ -1,0 +1,153 @@
+"""``dna-tutorial explain``: which bases drive a saved model's predictions.
+
+For the sequences of a file, in the chosen port: ISM and saliency arrays (``npz``),
+attribution logos and ISM maps of the first few sequences, and, for a model trained on the
+tutorial's synthetic scores, the motif insertion table against the scoring rule. Written
+like ``run``'s report: checked first, built in a staging directory, moved into place.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from dna_tutorial.app import plots
+from dna_tutorial.app.predict import model_outputs, read_for_model
+from dna_tutorial.checkpoint import load_snapshot
+from dna_tutorial.errors import ConfigError
+from dna_tutorial.files import (
+    atomic_write_json,
+    check_no_overlap,
+    check_replaceable,
+    output_path,
+    staged_directory,
+)
+from dna_tutorial.insertion import insertion_effects, insertion_table
+from dna_tutorial.sequences import UNKNOWN_CODE, encode_codes
+
+KIND = "explain"
+ONE_HOT = np.eye(UNKNOWN_CODE + 1, UNKNOWN_CODE, dtype=np.float32)  # codes 0-3, then N
+#: Sequences explained unless told otherwise: ISM runs 4 L mutants of each.
+MAX_SEQS = 1000
+#: Sequences drawn as logos and ISM maps.
+NUM_SHOWN = 8
+#: Sequences per call into the port, for the progress bar.
+CHUNK = 64
+
+
+def attributions(
+    snapshot, x: np.ndarray, framework: str, device: str, jax_impl: str, output: int, progress
+):
+    """(ISM, saliency) of one-hot ``x`` (N, L, 4) in the chosen port: float32 (N, L, 4) each."""
+    if framework == "torch":
+        from reference_torch.checkpoint import load_model
+        from reference_torch.interpret import ism, saliency
+        from reference_torch.tutorial import resolve_device
+
+        dev = resolve_device(device)
+        model = load_model(snapshot).to(dev)
+
+        def explain(xb):
+            return ism(model, xb, output, dev), saliency(model, xb, output, dev)
+
+    else:
+        import jax
+
+        from jax_impl.checkpoint import load_model
+        from jax_impl.interpret import ism, saliency
+        from jax_impl.tutorial import resolve_device
+
+        dev = resolve_device(device)
+        model, variables = load_model(snapshot, impl=jax_impl)
+
+        def explain(xb):
+            with jax.default_device(dev):
+                xb = jax.numpy.asarray(xb)
+                return (
+                    np.asarray(ism(model, variables, xb, output)),
+                    np.asarray(saliency(model, variables, xb, output)),
+                )
+
+    chunks = [explain(x[i : i + CHUNK]) for i in progress(range(0, len(x), CHUNK))]
+    return np.concatenate([c[0] for c in chunks]), np.concatenate([c[1] for c in chunks])
+
+
+def explain(
+    checkpoint: str | Path,
+    data: str | Path,
+    out: str | Path,
+    framework: str | None = None,
+    device: str = "cpu",
+    jax_impl: str = "fast",
+    output: int = 0,
+    max_seqs: int = MAX_SEQS,
+    show: bool = True,
+    **read_options,
+) -> dict:
+    """Explain the first ``max_seqs`` sequences of ``data`` with the newest snapshot in
+    ``checkpoint``; write everything into ``out``. Returns the summary written to
+    ``explain.json``."""
+    out = output_path(out)
+    check_no_overlap({"--out": out}, {"--checkpoint": checkpoint, "--data": data})
+    check_replaceable(out, KIND)
+    snapshot = load_snapshot(checkpoint, optimizer=False)
+    meta = snapshot.meta
+    outputs = max(len(meta["class_names"]), 1) if meta["task"] != "regress" else 1
+    if not 0 <= output < outputs:
+        raise ConfigError(f"--output {output}: the model has outputs 0 to {outputs - 1}")
+    records = read_for_model(snapshot, data, **read_options)
+    ids, seqs = records.ids[:max_seqs], records.seqs[:max_seqs]
+    framework = framework or meta["framework"]
+    x = ONE_HOT[encode_codes(seqs)]  # N (unknown) bases: zero rows, as in the ports
+
+    def progress(it):
+        return tqdm(it, desc=f"explain {meta['model']}", unit="chunk", disable=not show)
+
+    ism, grads = attributions(snapshot, x, framework, device, jax_impl, output, progress)
+    by_input = grads * x
+    corrected = (grads - grads.mean(axis=-1, keepdims=True)) * x
+    summary = {
+        "model": meta["model"],
+        "trained_in": meta["framework"],
+        "explained_in": framework,
+        "output": output,
+        "num_seqs": len(seqs),
+        "of_seqs": len(records.seqs),
+        "data": str(records.path),
+    }
+    synthetic = str(meta["data"]["source"]).startswith("synthetic") and meta["task"] == "regress"
+    with staged_directory(out, KIND) as stage:
+        np.savez_compressed(
+            stage / "attributions.npz",
+            ids=np.array(ids),
+            seqs=np.array(seqs),
+            ism=ism,
+            saliency=grads,
+            grad_times_input=by_input,
+            grad_times_input_corrected=corrected,
+        )
+        shown = slice(0, NUM_SHOWN)
+        plots.attribution_logos(
+            seqs[shown],
+            corrected[shown],
+            stage / "logos.png",
+            title=f"{meta['model']}: gradient x input, simplex-corrected (output {output})",
+        )
+        plots.ism_maps(
+            seqs[shown],
+            ism[shown],
+            stage / "ism.png",
+            title=f"{meta['model']}: in-silico mutagenesis (output {output})",
+        )
+        if synthetic:  # the scoring rule is the truth to hold the model against
+
+            def predict(s):
+                return model_outputs(snapshot, s, framework, device, jax_impl)[:, 0]
+
+            table = insertion_table(insertion_effects(predict, meta["seq_len"]))
+            table.to_csv(stage / "insertions.csv", index=False, float_format="%.4f")
+            summary["insertions"] = table.to_dict("records")
+        atomic_write_json(stage / "explain.json", summary)
+    return summary

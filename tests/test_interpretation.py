@@ -1,0 +1,109 @@
+"""The framework-free half of interpretation: motif insertion against the scoring rule,
+PWM trimming, Benjamini-Hochberg, MEME files memelite reads back, and Tomtom matches."""
+
+import numpy as np
+import pytest
+
+from dna_tutorial import tomtom
+from dna_tutorial.insertion import (
+    INSERTIONS,
+    attribution_seqs,
+    backgrounds,
+    insert,
+    insertion_effects,
+    insertion_table,
+)
+from dna_tutorial.motifs import probabilities, write_meme
+from dna_tutorial.spec import MOTIF_BONUSES, SPOT_CHECKS
+from dna_tutorial.synthetic import TUTORIAL_MOTIFS, Motif
+from reference_torch.data import score_seqs
+
+
+def test_backgrounds_hold_no_motif_and_insertion_keeps_the_length():
+    seqs = backgrounds(500, 60, seed=1)
+    assert len(seqs) == 500 and {len(s) for s in seqs} == {60}
+    assert not any(m in s for s in seqs for m in MOTIF_BONUSES)
+    assert backgrounds(500, 60, seed=1) == seqs  # deterministic
+    counts = np.unique(list("".join(seqs)), return_counts=True)[1]
+    assert counts.min() > 0.2 * counts.sum()  # near uniform letters
+    assert insert(["AAAAAAAA"], "TAT", 5) == ["AAAAATAT"]
+
+
+def test_the_scoring_rule_itself_has_exactly_the_true_motif_effects():
+    """The truth passed through the measurement gives back the truth: +10, -10, 0, 0."""
+    effects = insertion_effects(lambda s: score_seqs(s)["score"].to_numpy(), 8, num=50)
+    table = insertion_table(effects).set_index("inserted")
+    assert list(table.index) == list(INSERTIONS)
+    np.testing.assert_allclose(table["truth"], [10, -10, 0, 0])
+    np.testing.assert_allclose(table["mean"], table["truth"], atol=1e-5)
+    np.testing.assert_allclose(table["sd"], 0, atol=1e-5)
+    assert table.loc["TAT", "n"] == 50 * 6 and table.loc["TAT and GCG", "n"] == 50 * 3
+
+
+def test_a_model_that_ignores_motifs_is_off_by_the_whole_bonus():
+    def letters_only(seqs):
+        bonuses = [sum(b for m, b in MOTIF_BONUSES.items() if m in seq) for seq in seqs]
+        return score_seqs(seqs)["score"].to_numpy() - bonuses
+
+    table = insertion_table(insertion_effects(letters_only, 8, num=20)).set_index("inserted")
+    np.testing.assert_allclose(table["error"], [-10, 10, 0, 0], atol=1e-5)
+
+
+def test_attribution_seqs_are_the_spot_checks_for_8_mers():
+    assert len(attribution_seqs(8, [])) == 2 * len(SPOT_CHECKS)
+    assert "TATAAAAA" in attribution_seqs(8, [])
+    assert attribution_seqs(20, ["A" * 20] * 10) == ["A" * 20] * 8
+
+
+def test_information_content_and_trimming():
+    pwm = np.array([[0.25] * 4, [0.7, 0.1, 0.1, 0.1], [1, 0, 0, 0], [0, 0, 0, 1], [0.25] * 4])
+    np.testing.assert_allclose(tomtom.information_content(pwm)[[0, 2, 4]], [0, 2, 0])
+    np.testing.assert_array_equal(tomtom.trim(pwm), pwm[1:4])  # 0.64 bits stays
+    assert tomtom.trim(pwm, bits=1.0).shape == (2, 4)
+    assert tomtom.trim(np.full((6, 4), 0.25)).shape == (0, 4)  # uninformative
+
+
+def test_benjamini_hochberg_matches_scipy():
+    from scipy.stats import false_discovery_control
+
+    p = np.random.default_rng(0).uniform(size=(3, 50)) ** 3
+    expected = np.vstack([false_discovery_control(row, method="bh") for row in p])
+    np.testing.assert_allclose(tomtom.bh(p), expected, rtol=1e-12)
+
+
+def test_memelite_reads_our_meme_files_back_identically(tmp_path):
+    from memelite.io import read_meme
+
+    counts = np.random.default_rng(1).integers(0, 30, size=(4, 5, 4))
+    counts[2] = 0  # a filter that never fired: written uniform
+    path = write_meme(counts, tmp_path / "f.meme")
+    theirs = read_meme(str(path))
+    assert list(theirs) == [f"filter{i}" for i in range(4)]
+    for i, pwm in enumerate(theirs.values()):
+        expected = probabilities(counts[i], pseudocount=0.0 if counts[i].sum() else 1.0)
+        np.testing.assert_allclose(pwm.T, expected, atol=5e-7)  # 6 decimals in the file
+
+
+@pytest.mark.slow
+def test_tomtom_finds_the_planted_motif_and_ignores_uninformative_filters():
+    """Slow: the first Tomtom call compiles memelite's kernels (about a minute)."""
+    from dna_tutorial.jaspar import vertebrates
+
+    database = vertebrates()
+    ctcf = next(m for m in database if m.name.startswith("MA0139"))
+    rng = np.random.default_rng(0)
+    noisy = 0.8 * ctcf.pwm + 0.2 * rng.dirichlet(np.ones(4), size=len(ctcf.pwm))
+    filters = {
+        "ctcf-like": noisy,
+        "TAT": probabilities(np.array([[0, 0, 0, 40], [40, 0, 0, 0], [0, 0, 0, 40]])),
+        "flat": np.full((7, 4), 0.25),
+    }
+    targets = (*TUTORIAL_MOTIFS, Motif("decoy", np.eye(4)[[1, 1, 2]]), *database)
+    table = tomtom.compare(filters, targets)
+    assert set(table["filter"]) == {"ctcf-like", "TAT"}  # "flat" is not compared
+    best = tomtom.best_matches(table).set_index("filter")
+    # CTCF itself or its longer matrix (MA1929), far ahead of the rest
+    assert best.loc["ctcf-like", "target"].endswith(" CTCF") and best.loc["ctcf-like", "q"] < 1e-6
+    planted = tomtom.best_matches(table, ["TAT", "GCG", "decoy"]).set_index("filter")
+    assert planted.loc["TAT", "target"] == "TAT"
+    assert tomtom.match_fraction(best, num_filters=3) == pytest.approx(1 / 3)
