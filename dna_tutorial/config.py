@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from dna_tutorial import registry, spec
 from dna_tutorial.errors import ConfigError
+from dna_tutorial.schedule import SCHEDULES
 
 FRAMEWORKS = ("torch", "jax")
 DEVICES = ("cpu", "cuda")
@@ -38,6 +39,7 @@ class RunConfig:
     adamw_lr: float = spec.ADAMW_LR
     weight_decay: float = spec.WEIGHT_DECAY
     warmup_epochs: int = spec.WARMUP_EPOCHS
+    schedule: str = "cosine"
     act_thresh: float = spec.ACT_THRESH
     num_logo_seqs: int = spec.NUM_LOGO_SEQS
     device: str = "cpu"
@@ -79,6 +81,8 @@ class RunConfig:
             isinstance(self.warmup_epochs, int) and self.warmup_epochs >= 0
         ):
             problems.append("weight_decay and warmup_epochs must not be negative")
+        if self.schedule not in SCHEDULES:
+            problems.append(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
         if not all(0 <= p < 1 for p in self.dropout) or len(self.dropout) != 2:
             problems.append(f"dropout must be two rates in [0, 1), got {self.dropout}")
         if not self.conv_blocks or not all(

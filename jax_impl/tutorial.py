@@ -19,7 +19,7 @@ from dna_tutorial.errors import DeviceUnavailableError
 from dna_tutorial.insertion import attribution_seqs, insertion_effects
 from dna_tutorial.recipe import sample_seqs
 from dna_tutorial.results import Attribution, FilterResult, ModelResult, PortResult
-from dna_tutorial.schedule import warmup_cosine
+from dna_tutorial.schedule import schedule_factor
 from dna_tutorial.sequences import encode_codes
 from dna_tutorial.spec import KMER_LENGTH
 from jax_impl import checkpoint, scale
@@ -74,15 +74,17 @@ def learning_rate(cfg: RunConfig, steps_per_epoch: int):
 
     def rate(step):
         epoch = step // steps_per_epoch
-        return cfg.adamw_lr * warmup_cosine(epoch, 1.0, cfg.warmup_epochs, cfg.epochs, jnp)
+        factor = schedule_factor(epoch, cfg.schedule, cfg.warmup_epochs, cfg.epochs, jnp)
+        return cfg.adamw_lr * factor
 
     return rate
 
 
 def make_optimizer(name: str, cfg: RunConfig, steps_per_epoch: int):
-    """The model's optax optimizer: the notebook's SGD, or AdamW with a warm-up and cosine
-    schedule for the deeper CNN. The schedule's position is the step count optax keeps in
-    the optimizer's state, so it is saved and restored with the rest of the state."""
+    """The model's optax optimizer: the notebook's SGD, or AdamW with a warm-up and a
+    cosine (or constant) schedule for the deeper CNN. The schedule's position is the step
+    count optax keeps in the optimizer's state, so it is saved and restored with the rest
+    of the state."""
     if registry.get(name).optimizer == "sgd":
         return optax.sgd(cfg.learning_rate)
     return optax.adamw(learning_rate(cfg, steps_per_epoch), weight_decay=cfg.weight_decay)
@@ -163,7 +165,8 @@ def _run(data, cfg, device, progress, verbose, checkpoints, resume) -> PortResul
         # run_model's steps spelled out, so that a checkpoint can replace the fresh state.
         init_key, shuffle_key = jax.random.split(set_seed(cfg.seed))
         xb, _ = train_dl.batch(jnp.arange(1))
-        state = create_train_state(model, init_key, xb, optax.sgd(cfg.learning_rate), LOSSES[task])
+        opt = make_optimizer(name, cfg, steps_per_epoch=-(-len(train_df) // cfg.batch_size))
+        state = create_train_state(model, init_key, xb, opt, LOSSES[task])
         if cfg.weight_init == "torch":
             state = state.replace(params=torch_init(state.params, init_key))
         history, save = None, None

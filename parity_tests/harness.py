@@ -27,6 +27,7 @@ from dna_tutorial import registry
 from dna_tutorial.config import RunConfig
 from dna_tutorial.metrics import r2_score
 from dna_tutorial.recipe import score_classes, tutorial_split
+from dna_tutorial.schedule import SCHEDULES
 from dna_tutorial.sequences import decode_codes, kmers
 from dna_tutorial.synthetic import synthetic_codes
 from jax_impl import convert
@@ -692,29 +693,27 @@ def check_adamw(device: torch.device, steps: int = 5) -> list[Comparison]:
 
 def check_schedule(device: torch.device, epochs: int = 12) -> list[Comparison]:
     """The learning rate of every epoch: torch's ``LambdaLR`` stepped once per epoch
-    against optax's schedule at the first step of each epoch (warm-up 2 epochs, cosine)."""
+    against optax's schedule at the first step of each epoch, for each schedule (warm-up
+    2 epochs, then cosine or constant)."""
     from jax_impl import tutorial as jtutorial
     from reference_torch import tutorial as ttutorial
 
-    cfg = RunConfig(epochs=epochs, warmup_epochs=2)
-    model = tmodels.build_model("deep", 8).to(device)
-    opt, scheduler = ttutorial.make_optimizer("deep", model, cfg)
-    rates = []
-    for _ in range(epochs):
-        rates.append(opt.param_groups[0]["lr"])
-        opt.step()
-        scheduler.step()
-    spe = 328  # the tutorial's steps per epoch
-    rate = jtutorial.learning_rate(cfg, spe)
-    jrates = [float(rate(e * spe + spe - 1)) for e in range(epochs)]  # any step of epoch e
-    return [
-        compare(
-            f"AdamW learning rate per epoch (warm-up 2, cosine, {epochs} epochs)",
-            rates,
-            jrates,
-            FORWARD,
-        )
-    ]
+    rows = []
+    for schedule in SCHEDULES:
+        cfg = RunConfig(epochs=epochs, warmup_epochs=2, schedule=schedule)
+        model = tmodels.build_model("deep", 8).to(device)
+        opt, scheduler = ttutorial.make_optimizer("deep", model, cfg)
+        rates = []
+        for _ in range(epochs):
+            rates.append(opt.param_groups[0]["lr"])
+            opt.step()
+            scheduler.step()
+        spe = 328  # the tutorial's steps per epoch
+        rate = jtutorial.learning_rate(cfg, spe)
+        jrates = [float(rate(e * spe + spe - 1)) for e in range(epochs)]  # any step of epoch e
+        label = f"AdamW learning rate per epoch (warm-up 2, {schedule}, {epochs} epochs)"
+        rows.append(compare(label, rates, jrates, FORWARD))
+    return rows
 
 
 STATE_CHECKS = (check_batchnorm, check_maxpool, check_dropout, check_adamw, check_schedule)

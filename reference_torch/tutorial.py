@@ -20,7 +20,7 @@ from dna_tutorial.errors import DeviceUnavailableError
 from dna_tutorial.insertion import attribution_seqs, insertion_effects
 from dna_tutorial.recipe import sample_seqs
 from dna_tutorial.results import Attribution, FilterResult, ModelResult, PortResult
-from dna_tutorial.schedule import warmup_cosine
+from dna_tutorial.schedule import schedule_factor
 from dna_tutorial.sequences import encode_codes
 from dna_tutorial.spec import KMER_LENGTH
 from reference_torch import checkpoint, distributed
@@ -67,11 +67,14 @@ def tutorial_frame(data: TutorialData) -> pd.DataFrame:
 
 def make_optimizer(name: str, model: nn.Module, cfg: RunConfig):
     """The model's optimizer, and the scheduler ``fit`` steps after each epoch (or None):
-    the notebook's SGD, or AdamW with a warm-up and cosine schedule for the deeper CNN."""
+    the notebook's SGD, or AdamW with a warm-up and a cosine (or constant) schedule for
+    the deeper CNN."""
     if registry.get(name).optimizer == "sgd":
         return torch.optim.SGD(model.parameters(), lr=cfg.learning_rate), None
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.adamw_lr, weight_decay=cfg.weight_decay)
-    factor = functools.partial(warmup_cosine, peak=1.0, warmup=cfg.warmup_epochs, total=cfg.epochs)
+    factor = functools.partial(
+        schedule_factor, schedule=cfg.schedule, warmup=cfg.warmup_epochs, total=cfg.epochs
+    )
     return opt, torch.optim.lr_scheduler.LambdaLR(opt, lambda epoch: float(factor(epoch)))
 
 

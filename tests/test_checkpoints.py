@@ -3,6 +3,7 @@ prediction from a checkpoint, and runs that refuse to resume what they did not s
 
 import io
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,7 @@ from dna_tutorial.app.pipeline import run_port
 from dna_tutorial.app.predict import predict_file
 from dna_tutorial.checkpoint import CheckpointError, latest_snapshot, load_snapshot
 from dna_tutorial.config import RunConfig
+from dna_tutorial.dataset import planted_task, synthetic_task
 from dna_tutorial.io import load_data
 
 SAMPLE = (
@@ -30,6 +32,28 @@ def sample():
 def _train(framework, data, epochs, ckpt, resume=False, models=("linear", "cnn")):
     cfg = RunConfig(frameworks=(framework,), epochs=epochs, models=models, batch_size=64)
     return run_port(framework, data, cfg, progress=False, checkpoints=ckpt, resume=resume)
+
+
+#: What each port's Adam(W) state holds: first and second moments.
+ADAM_MOMENTS = {"torch": ("exp_avg", "exp_avg_sq"), "jax": (".mu[", ".nu[")}
+
+
+@pytest.mark.parametrize("framework", ["torch", "jax"])
+def test_the_run_trains_the_deeper_cnn_with_adamw(framework, tmp_path):
+    """The tutorial's models train with SGD, the deeper CNN with AdamW in both ports (the
+    JAX run once built every model's state with SGD: its deeper CNN barely learned)."""
+    data = planted_task(300, 30, seed=1)
+    cfg = RunConfig(
+        frameworks=(framework,), epochs=1, models=("deep_multilabel",), dense_units=(8,)
+    )
+    run_port(framework, data, cfg, progress=False, checkpoints=tmp_path)
+    names = load_snapshot(tmp_path / framework / "deep_multilabel").optimizer
+    for moment in ADAM_MOMENTS[framework]:
+        assert any(moment in name for name in names), f"no AdamW {moment} in {sorted(names)[:4]}"
+    scores = synthetic_task(300, 30, seed=1)
+    run_port(framework, scores, replace(cfg, models=("cnn",)), progress=False, checkpoints=tmp_path)
+    names = load_snapshot(tmp_path / framework / "cnn").optimizer
+    assert not any(m in name for name in names for m in ADAM_MOMENTS[framework])  # SGD
 
 
 @pytest.mark.parametrize("framework", ["torch", "jax"])

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from dna_tutorial.metrics import per_label, pr_auc, r2_score, roc_auc
-from dna_tutorial.schedule import warmup_cosine
+from dna_tutorial.schedule import schedule_factor, warmup_cosine
 
 
 def test_r2_matches_the_definition():
@@ -56,3 +56,11 @@ def test_the_schedule_warms_up_then_decays_to_zero():
     assert float(warmup_cosine(0, 3.0, 0, 4)) == 3.0  # no warm-up: the peak first
     with pytest.raises(ValueError, match="total >= 1"):
         warmup_cosine(0, 1.0, 0, 0)
+
+
+def test_the_constant_schedule_warms_up_then_holds_the_peak():
+    rates = [float(schedule_factor(e, "constant", 2, 10)) for e in range(10)]
+    assert rates == [0.5] + [1.0] * 9
+    assert float(schedule_factor(3, "cosine", 2, 10)) == float(warmup_cosine(3, 1.0, 2, 10))
+    with pytest.raises(ValueError, match="unknown schedule"):
+        schedule_factor(0, "step", 0, 10)

@@ -17,6 +17,7 @@ from dna_tutorial import registry, spec
 from dna_tutorial.config import FRAMEWORKS, JAX_IMPLS, MAX_SEED, RunConfig
 from dna_tutorial.errors import ConfigError, UserError
 from dna_tutorial.results import headline
+from dna_tutorial.schedule import SCHEDULES
 
 EXIT_USAGE = 2
 
@@ -234,6 +235,12 @@ def _add_run(sub) -> None:
         default=spec.WARMUP_EPOCHS,
         help="epochs of linear warm-up before the cosine decay",
     )
+    deep.add_argument(
+        "--schedule",
+        choices=SCHEDULES,
+        default="cosine",
+        help="after the warm-up: cosine decay to 0 (default) or the constant peak rate",
+    )
     p.add_argument(
         "--no-tomtom",
         dest="tomtom",
@@ -367,6 +374,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         adamw_lr=args.adamw_lr,
         weight_decay=args.weight_decay,
         warmup_epochs=args.warmup_epochs,
+        schedule=args.schedule,
         **_deep_options(args),
     )
     if args.resume and args.checkpoint_dir and args.resume != args.checkpoint_dir:
