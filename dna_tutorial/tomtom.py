@@ -47,7 +47,11 @@ def trim(pwm: np.ndarray, bits: float = TRIM_BITS) -> np.ndarray:
     return pwm[keep[0] : keep[-1] + 1] if len(keep) else pwm[:0]
 
 
-def _tomtom(queries: Sequence[np.ndarray], targets: Sequence[np.ndarray], rc: bool):
+def run_tomtom(
+    queries: Sequence[np.ndarray], targets: Sequence[np.ndarray], rc: bool = True
+) -> np.ndarray:
+    """memelite's Tomtom of PWMs (w, 4) against PWMs: float64 (5, nQ, nT), its p-values,
+    scores, offsets, overlaps and strands."""
     try:
         from memelite import tomtom
     except ImportError:
@@ -88,7 +92,7 @@ def compare(
     if not names:
         return pd.DataFrame(columns=columns)
     queries = [trimmed[name] for name in names]
-    p, _, offsets, overlaps, strands = _tomtom(
+    p, _, offsets, overlaps, strands = run_tomtom(
         queries, [m.pwm for m in targets], reverse_complement
     )
     n_t = len(targets)

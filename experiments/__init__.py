@@ -1,0 +1,1 @@
+"""Published results reproduced with both ports (``dna-tutorial reproduce``)."""
