@@ -1,0 +1,42 @@
+"""What the notebooks (``notebooks/``) need besides the package they teach: the package's
+own source, shown as highlighted code, and the report's figures, shown inline.
+
+A notebook cell that teaches a function calls :func:`show` on it rather than copying it,
+so a notebook cannot drift from the code it explains.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+import tempfile
+from pathlib import Path
+
+#: Epochs the notebooks train for: the tutorial's 50 unless ``DNA_TUTORIAL_EPOCHS`` says
+#: otherwise (the test suite runs the notebooks with 2).
+EPOCHS_VARIABLE = "DNA_TUTORIAL_EPOCHS"
+
+
+def epochs(default: int = 50) -> int:
+    """The number of epochs a notebook trains for (see ``EPOCHS_VARIABLE``)."""
+    return int(os.environ.get(EPOCHS_VARIABLE, default))
+
+
+def show(*objects) -> None:
+    """Display the source of functions or classes, highlighted, one block each."""
+    from IPython.display import Code, display
+
+    for obj in objects:
+        display(Code(inspect.getsource(obj), language="python"))
+
+
+def figures() -> Path:
+    """A fresh temporary folder for a notebook's figures (the package draws to files)."""
+    return Path(tempfile.mkdtemp(prefix="dna-tutorial-notebook-"))
+
+
+def image(path: str | Path) -> None:
+    """Display a PNG the package drew."""
+    from IPython.display import Image, display
+
+    display(Image(filename=str(path)))

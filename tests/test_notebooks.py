@@ -1,0 +1,63 @@
+"""The notebooks: their .ipynb files match their jupytext sources and hold no outputs,
+the two tutorial notebooks pair cell for cell, and every notebook runs top to bottom
+(slow: with 2 epochs of training, ``DNA_TUTORIAL_EPOCHS=2``)."""
+
+from pathlib import Path
+
+import pytest
+
+NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+NAMES = ("pytorch", "jax", "parity_and_speed")
+
+
+def _read(name: str):
+    import jupytext
+    import nbformat
+
+    return jupytext.read(NOTEBOOKS / f"{name}.py"), nbformat.read(
+        NOTEBOOKS / f"{name}.ipynb", as_version=4
+    )
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_each_notebook_is_its_py_source_with_no_outputs(name):
+    """The .py (jupytext percent) is what reviewers read and diff; the .ipynb is what
+    Jupyter opens. ``jupytext --sync notebooks/*.py`` after editing keeps them one."""
+    source, notebook = _read(name)
+    assert [c.source for c in notebook.cells] == [c.source for c in source.cells], (
+        f"notebooks/{name}.ipynb differs from {name}.py: run jupytext --sync notebooks/*.py"
+    )
+    for cell in notebook.cells:
+        if cell.cell_type == "code":
+            assert not cell.outputs and cell.execution_count is None, "strip the outputs"
+
+
+def test_the_two_tutorial_notebooks_pair_cell_for_cell():
+    torch_cells = _read("pytorch")[0].cells
+    jax_cells = _read("jax")[0].cells
+    assert [c.cell_type for c in torch_cells] == [c.cell_type for c in jax_cells]
+    headings = [[line for line in c.source.splitlines() if line.startswith("#")][:1]
+                for c in torch_cells if c.cell_type == "markdown"]  # fmt: skip
+    jax_headings = [[line for line in c.source.splitlines() if line.startswith("#")][:1]
+                    for c in jax_cells if c.cell_type == "markdown"]  # fmt: skip
+    assert headings[1:] == jax_headings[1:]  # every section but the title, in order
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", NAMES)
+def test_the_notebook_runs_top_to_bottom(name, tmp_path, monkeypatch):
+    from nbclient import NotebookClient
+
+    _, notebook = _read(name)
+    monkeypatch.setenv("DNA_TUTORIAL_EPOCHS", "2")  # the kernel inherits the environment
+    client = NotebookClient(
+        notebook,
+        timeout=600,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(tmp_path)}},
+    )
+    client.execute()
+    outputs = [o for c in notebook.cells if c.cell_type == "code" for o in c.outputs]
+    assert not [o for o in outputs if o.output_type == "error"]
+    images = sum("image/png" in o.get("data", {}) for o in outputs)
+    assert images >= (0 if name == "parity_and_speed" else 8)
