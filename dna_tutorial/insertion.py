@@ -25,6 +25,10 @@ from dna_tutorial.spec import ALPHABET, KMER_LENGTH, MOTIF_BONUSES, NUCLEOTIDE_P
 #: context can turn it into TAT or GCG.
 INSERTIONS = {"TAT": "TAT", "GCG": "GCG", "TAT and GCG": "TATGCG", "control (CAC)": "CAC"}
 NUM_BACKGROUNDS = 200
+#: Long sequences get the motif at this many evenly spaced positions, not at every one.
+MAX_POSITIONS = 64
+#: Sequences per call to ``predict``, so that memory stays bounded for long sequences.
+CHUNK = 16_384
 
 
 def attribution_seqs(seq_len: int, test_seqs: Sequence[str], num: int = 8) -> list[str]:
@@ -79,23 +83,23 @@ def insertion_effects(
     num: int = NUM_BACKGROUNDS,
     seed: int = 0,
 ) -> pd.DataFrame:
-    """Predicted and true motif effects for every insertion, background and position.
+    """Predicted and true motif effects for every insertion, background and position
+    (at most ``MAX_POSITIONS`` evenly spaced positions).
 
-    ``predict`` maps sequences to scores (N,); it is called twice, once for the
-    backgrounds and once for every inserted sequence. Returns one row per insertion,
-    position and background: ``inserted, position, truth, shift, motif_effect`` (truth:
-    the bonus the insertion adds; shift: the predicted change; motif_effect: the shift
-    less the letter part).
+    ``predict`` maps sequences to scores (N,); it is called on chunks of ``CHUNK``.
+    Returns one row per insertion, position and background: ``inserted, position, truth,
+    shift, motif_effect`` (truth: the bonus the insertion adds; shift: the predicted
+    change; motif_effect: the shift less the letter part).
     """
     before = backgrounds(num, seq_len, seed)
     plan = [
         (label, position, insert(before, word, position))
         for label, word in INSERTIONS.items()
-        for position in range(seq_len - len(word) + 1)
+        for position in _positions(seq_len - len(word) + 1)
     ]
     after = [seq for _, _, seqs in plan for seq in seqs]
-    base = np.asarray(predict(before), dtype=np.float64).reshape(-1)
-    shift = np.asarray(predict(after), dtype=np.float64).reshape(-1) - np.tile(base, len(plan))
+    base = _predict(predict, before)
+    shift = _predict(predict, after) - np.tile(base, len(plan))
     letters = _letters(after) - np.tile(_letters(before), len(plan))
     return pd.DataFrame(
         {
@@ -106,6 +110,15 @@ def insertion_effects(
             "motif_effect": shift - letters,
         }
     )
+
+
+def _positions(count: int) -> np.ndarray:
+    return np.unique(np.linspace(0, count - 1, min(count, MAX_POSITIONS)).round().astype(int))
+
+
+def _predict(predict: Callable[[list[str]], np.ndarray], seqs: list[str]) -> np.ndarray:
+    chunks = [predict(seqs[i : i + CHUNK]) for i in range(0, len(seqs), CHUNK)]
+    return np.concatenate([np.asarray(c, dtype=np.float64).reshape(-1) for c in chunks])
 
 
 def insertion_table(effects: pd.DataFrame) -> pd.DataFrame:

@@ -1,4 +1,5 @@
-"""``dna-tutorial parity``: run the suite, print the table, write ``parity-<device>.{json,md}``.
+"""``dna-tutorial parity``: run the suite, print the table, write ``parity-cpu.{json,md}``
+(``parity-gpu.*`` with ``--device cuda``).
 
 The files go into ``--out`` beside whatever else it holds (``parity_tests/results/``
 collects the CPU and GPU tables); a file of the same name is replaced only if this project
@@ -24,7 +25,8 @@ def precision(device: str) -> str:
 
 def run_and_write(device: str, out: Path, quick: bool = False, jax_impl: str = "fast") -> int:
     """Run the parity suite on ``device`` and write its table; 1 if a quantity is off."""
-    names = [f"parity-{device}.json", f"parity-{device}.md"]
+    name = "gpu" if device == "cuda" else device
+    names = [f"parity-{name}.json", f"parity-{name}.md"]
     with updated_directory(out, names) as stage:  # checked before the minutes of work
         start = time.perf_counter()
         rows = run_parity(

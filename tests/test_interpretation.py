@@ -49,6 +49,23 @@ def test_a_model_that_ignores_motifs_is_off_by_the_whole_bonus():
     np.testing.assert_allclose(table["error"], [-10, 10, 0, 0], atol=1e-5)
 
 
+def test_long_sequences_get_spaced_positions_and_chunked_predictions(monkeypatch):
+    from dna_tutorial import insertion
+
+    monkeypatch.setattr(insertion, "CHUNK", 100)
+    sizes = []
+
+    def predict(seqs):
+        sizes.append(len(seqs))
+        return score_seqs(seqs)["score"].to_numpy()
+
+    effects = insertion_effects(predict, 300, num=5)
+    per_word = effects.groupby("inserted")["position"].nunique()
+    assert (per_word == insertion.MAX_POSITIONS).all() and max(sizes) <= 100
+    assert effects.groupby("inserted")["position"].max()["TAT"] == 300 - 3  # the last one
+    np.testing.assert_allclose(insertion_table(effects)["error"], 0, atol=1e-4)
+
+
 def test_attribution_seqs_are_the_spot_checks_for_8_mers():
     assert len(attribution_seqs(8, [])) == 2 * len(SPOT_CHECKS)
     assert "TATAAAAA" in attribution_seqs(8, [])
