@@ -63,6 +63,16 @@ def test_match_statistics_count_filters_by_their_tf_lists():
     assert stats["tfs_covered"] == ["Arid3a", "SP1"]
 
 
+def test_the_conclusion_is_read_from_the_numbers():
+    def row(variant, gt):
+        return {"variant": variant, "match_gt": gt, "auroc": 0.96}
+
+    holds = koo_eddy.conclusion([row("CNN-2", 0.0), row("CNN-4", 0.1), row("CNN-50", 0.9)])
+    assert "at most 10%" in holds and "at least 90%" in holds and "conclusion holds" in holds
+    fails = koo_eddy.conclusion([row("CNN-2", 0.4), row("CNN-50", 0.5)])
+    assert "does not show" in fails
+
+
 @pytest.mark.slow
 def test_the_quick_reproduction_writes_its_table_json_and_logos(tmp_path):
     """Slow: trains two variants in both ports and runs Tomtom."""
