@@ -38,7 +38,7 @@ def _layers(model: str, seq_len: int, num_filters: int, kernel_size: int) -> lis
         positions = seq_len - kernel_size + 1
         out = 3 if model == "classifier" else 1
         return [2 * positions * num_filters * kernel_size * 4, 2 * positions * num_filters * out]
-    if model in ("deep", "deep_multilabel"):
+    if model == "deep":  # one output; the multi-label head would need the label count
         return [2 * outputs * inputs for outputs, inputs, _ in _deep_matmuls(seq_len)]
     raise ValueError(f"no FLOP count for model {model!r}")
 
@@ -82,7 +82,7 @@ def num_params(
         out = 3 if model == "classifier" else 1
         positions = seq_len - kernel_size + 1
         return num_filters * (4 * kernel_size + 1) + out * (num_filters * positions + 1)
-    if model in ("deep", "deep_multilabel"):
+    if model == "deep":
         # hidden layers: weights without a bias, then BatchNorm's scale and shift
         *hidden, (_, head_inputs, _) = _deep_matmuls(seq_len)
         return sum(units * (inputs + 2) for _, inputs, units in hidden) + head_inputs + 1
@@ -92,7 +92,7 @@ def num_params(
 def _activations(model: str, seq_len: int, num_filters: int, kernel_size: int) -> int:
     if model == "linear":
         return 0
-    if model in ("deep", "deep_multilabel"):
+    if model == "deep":
         return sum(outputs for outputs, _, _ in _deep_matmuls(seq_len))
     return num_filters * (seq_len - kernel_size + 1)
 

@@ -193,6 +193,9 @@ def run(
     plan = [(sweep, w) for sweep in sweeps(quick) for w in sweep.workloads]
     launch_floors: dict[int, float] = {}
     for sweep, w in tqdm(plan, desc="bench", disable=not progress):
+        # Each workload compiles afresh: dynamo caches by function, and after eight
+        # workloads its recompile limit would silently leave torch.compile running eager.
+        torch._dynamo.reset()
         runs = {}
         for name in TRAIN_STRATEGIES if w.kind == "train" else INFER_STRATEGIES:
             if name not in wanted or (sweep.strategies and name not in sweep.strategies):

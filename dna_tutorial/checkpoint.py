@@ -342,7 +342,10 @@ def check_run(root: str | Path, run: Mapping, resume: bool, epochs: int | None =
         raise CheckpointError(f"cannot resume {root}: the run differs ({details})")
     if epochs is not None:
         for pointer in sorted(root.glob(f"*/*/{LATEST}")):
-            done = validate_meta(_read_json(latest_snapshot(pointer.parent) / META), pointer)
+            snapshot = latest_snapshot(pointer.parent)
+            if snapshot is None:
+                raise CheckpointError(f"{pointer} is empty: it names no snapshot")
+            done = validate_meta(_read_json(snapshot / META), snapshot / META)
             if done["epoch"] > epochs:
                 raise CheckpointError(
                     f"{pointer.parent} has trained {done['epoch']} epochs; --epochs {epochs} "

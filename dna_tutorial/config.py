@@ -39,7 +39,7 @@ class RunConfig:
     adamw_lr: float = spec.ADAMW_LR
     weight_decay: float = spec.WEIGHT_DECAY
     warmup_epochs: int = spec.WARMUP_EPOCHS
-    schedule: str = "cosine"
+    schedule: str = spec.SCHEDULE
     act_thresh: float = spec.ACT_THRESH
     num_logo_seqs: int = spec.NUM_LOGO_SEQS
     device: str = "cpu"

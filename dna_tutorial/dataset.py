@@ -53,6 +53,8 @@ class TutorialData:
             "seq_len": self.seq_len,
             "split": self.split.sizes(),
             "classes": list(self.class_names),
+            "synthetic": self.synthetic,
+            "per_occurrence": self.per_occurrence,
         }
 
 

@@ -28,6 +28,7 @@ import hashlib
 import json
 import math
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping
@@ -41,6 +42,8 @@ FORMAT = 1
 MANIFEST = ".dna-tutorial.json"
 #: Present in a staging directory from its first moment, so a stale one can be recognised.
 STAGING_MARK = ".dna-tutorial-staging"
+#: What a lock file of ours holds: nothing yet, or the pid of the run holding it.
+_LOCK_TEXT = re.compile(r"(pid \d+)?")
 
 
 def _umask() -> int:
@@ -293,6 +296,9 @@ def exclusive_lock(path: Path, what: str) -> Iterator[None]:
         except FileNotFoundError:
             pass
         os.close(fd)  # removed by the holder as we opened it: try again
+    if not _LOCK_TEXT.fullmatch(os.pread(fd, 64, 0).decode("utf-8", "replace")):
+        os.close(fd)  # a file of the user's that happens to have the lock's name
+        raise OutputError(f"{path} is not a lock file of {PROJECT}; move it away first")
     try:
         os.ftruncate(fd, 0)
         os.write(fd, f"pid {os.getpid()}".encode())
@@ -331,14 +337,15 @@ def staged_directory(final: str | Path, kind: str, lock: bool = True) -> Iterato
     ``final`` must pass :func:`check_replaceable` (checked again here, under the lock). On
     success the manifest is written into the stage last and the stage replaces ``final``;
     on any error the stage is deleted and ``final`` is left as it was. If the final move
-    fails, the error names the stage, which then holds the complete output.
+    fails, the error names the stage, which then holds the complete output. Stages that
+    killed runs left beside ``final`` are cleaned up first. ``lock=False``: the caller
+    already holds a lock that covers ``final``.
     """
     final = output_path(final)
     guard = exclusive_lock(lock_path(final), str(final)) if lock else contextlib.nullcontext()
     with guard:
         check_replaceable(final, kind)
-        if lock:
-            _clean_stale_stages(final)
+        _clean_stale_stages(final)
         final.parent.mkdir(parents=True, exist_ok=True)
         try:
             stage = Path(
@@ -354,9 +361,9 @@ def staged_directory(final: str | Path, kind: str, lock: bool = True) -> Iterato
             (stage / STAGING_MARK).unlink()
         except BaseException as err:
             shutil.rmtree(stage, ignore_errors=True)
-            if isinstance(err, OSError) and not isinstance(err, OutputError):
-                where = err.filename or final
-                raise OutputError(f"cannot write {where}: {err.strerror or err}") from err
+            refused = _write_refused(err, stage)
+            if refused:
+                raise refused from err
             raise
         _move_into_place(stage, final)
 
@@ -392,18 +399,7 @@ def updated_directory(directory: str | Path, names: Iterable[str]) -> Iterator[P
     directory = output_path(directory)
     names = list(names)
     with exclusive_lock(lock_path(directory), str(directory)):
-        if directory.is_symlink() or (directory.exists() and not directory.is_dir()):
-            raise OutputError(f"{directory} is not a directory")
-        manifest = read_manifest(directory) if directory.is_dir() else None
-        present = [n for n in names if (directory / n).exists() or (directory / n).is_symlink()]
-        if present and manifest is None:
-            raise OutputError(
-                f"refusing to overwrite {directory / present[0]}: {directory} holds no "
-                f"{MANIFEST} of {PROJECT}; choose another directory"
-            )
-        reason = present and _foreign(directory, manifest, present)
-        if reason:
-            raise OutputError(f"refusing to overwrite: {reason}; move it away first")
+        _overwritable(directory, names)
         check_writable(directory)
         directory.mkdir(parents=True, exist_ok=True)
         for stale in directory.glob(".results.partial-*"):
@@ -411,17 +407,63 @@ def updated_directory(directory: str | Path, names: Iterable[str]) -> Iterator[P
                 shutil.rmtree(stale, ignore_errors=True)
         stage = Path(tempfile.mkdtemp(prefix=".results.partial-", dir=directory))
         (stage / STAGING_MARK).touch()
+        keep = False
         try:
-            yield stage
-            recorded = {} if manifest is None else dict(manifest["files"])
-            for name in names:
-                recorded[name] = sha256(stage / name)
-                os.replace(stage / name, directory / name)
-            write_manifest(directory, "results", recorded)
-        except OSError as err:
-            if isinstance(err, OutputError):
+            try:
+                yield stage
+            except OSError as err:
+                refused = _write_refused(err, stage)
+                if refused:
+                    raise refused from err
                 raise
-            where = err.filename or directory
-            raise OutputError(f"cannot write {where}: {err.strerror or err}") from err
+            try:  # again: the work took minutes, and a user may have edited a file meanwhile
+                manifest = _overwritable(directory, names)
+            except OutputError as err:
+                keep = True
+                (stage / STAGING_MARK).unlink()  # no longer a stale stage to clean up
+                raise OutputError(f"{err}; the new files are complete in {stage}") from None
+            recorded = {} if manifest is None else dict(manifest["files"])
+            try:
+                for name in names:
+                    recorded[name] = sha256(stage / name)
+                    os.replace(stage / name, directory / name)
+                write_manifest(directory, "results", recorded)
+            except OSError as err:
+                where = err.filename or directory
+                raise OutputError(f"cannot write {where}: {err.strerror or err}") from err
         finally:
-            shutil.rmtree(stage, ignore_errors=True)
+            if not keep:
+                shutil.rmtree(stage, ignore_errors=True)
+
+
+def _write_refused(err: BaseException, where: Path) -> OutputError | None:
+    """``err`` as one line if it is the file system refusing output: a full disk or quota
+    anywhere, or a forbidden or read-only file inside ``where`` (the output). Any other
+    error is a bug: None, it keeps its traceback."""
+    if not isinstance(err, OSError) or isinstance(err, OutputError):
+        return None
+    inside = err.filename is not None and Path(os.path.abspath(err.filename)).is_relative_to(where)
+    full = err.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+    if full or (inside and err.errno in (errno.EROFS, errno.EACCES, errno.EPERM)):
+        return OutputError(f"cannot write {err.filename or where}: {err.strerror}")
+    return None
+
+
+def _overwritable(directory: Path, names: list[str]) -> dict | None:
+    """The manifest of ``directory`` (None if it has none yet), once each of ``names``
+    already there is known to be this project's and unchanged; else OutputError."""
+    if directory.is_symlink() or (directory.exists() and not directory.is_dir()):
+        raise OutputError(f"{directory} is not a directory")
+    manifest = read_manifest(directory) if directory.is_dir() else None
+    if manifest is None and (directory / MANIFEST).exists():
+        raise OutputError(f"{directory / MANIFEST} is not {PROJECT}'s; move it away first")
+    present = [n for n in names if (directory / n).exists() or (directory / n).is_symlink()]
+    if present and manifest is None:
+        raise OutputError(
+            f"refusing to overwrite {directory / present[0]}: {directory} holds no "
+            f"{MANIFEST} of {PROJECT}; choose another directory"
+        )
+    reason = present and _foreign(directory, manifest, present)
+    if reason:
+        raise OutputError(f"refusing to overwrite: {reason}; move it away first")
+    return manifest

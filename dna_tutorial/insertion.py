@@ -1,12 +1,13 @@
 """Motif insertion against the known truth: did a model learn +10 for TAT and -10 for GCG?
 
 Random background sequences that contain neither motif get a 3-mer written over them at
-every position in turn; a model's predicted shift, prediction(after) - prediction(before),
-is compared with what the scoring rule says. Writing a motif also replaces letters, which
-moves the letter-mean part of the score by (points of the new letters - points of the old
-ones) / L, a small amount known exactly; the **motif effect** is the shift minus that
-letter part. The truth for the motif effect is the motif's bonus: +10 for TAT, -10 for
-GCG, 0 for both together and 0 for a control 3-mer that cannot form either motif.
+every position in turn (at most ``MAX_POSITIONS`` evenly spaced ones in long sequences);
+a model's predicted shift, prediction(after) - prediction(before), is compared with what
+the scoring rule says. Writing a motif also replaces letters, which moves the letter-mean
+part of the score by (points of the new letters - points of the old ones) / L, a small
+amount known exactly; the **motif effect** is the shift minus that letter part. The truth
+for the motif effect is the motif's bonus: +10 for TAT, -10 for GCG, 0 for both together
+and 0 for a control 3-mer that cannot form either motif.
 
 Framework-free: a port supplies ``predict``, a function from sequences to scores.
 """
@@ -18,7 +19,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import pandas as pd
 
-from dna_tutorial.sequences import decode_codes, encode_codes
+from dna_tutorial.sequences import count_motif, decode_codes, encode_codes
 from dna_tutorial.spec import ALPHABET, KMER_LENGTH, MOTIF_BONUSES, NUCLEOTIDE_POINTS, SPOT_CHECKS
 
 #: What is written into the backgrounds: label -> letters. "CAC" has no T or G, so no
@@ -39,8 +40,11 @@ def attribution_seqs(seq_len: int, test_seqs: Sequence[str], num: int = 8) -> li
     return list(test_seqs[:num])
 
 
-def bonus(seq: str) -> int:
-    """The scoring rule's motif part: each motif's bonus once if it occurs."""
+def bonus(seq: str, per_occurrence: bool = False) -> int:
+    """The scoring rule's motif part: each motif's bonus once if it occurs, or once per
+    occurrence, overlaps included (``per_occurrence``, the ``--per-occurrence`` task)."""
+    if per_occurrence:
+        return sum(b * int(count_motif([seq], motif)[0]) for motif, b in MOTIF_BONUSES.items())
     return sum(b for motif, b in MOTIF_BONUSES.items() if motif in seq)
 
 
@@ -82,6 +86,7 @@ def insertion_effects(
     seq_len: int,
     num: int = NUM_BACKGROUNDS,
     seed: int = 0,
+    per_occurrence: bool = False,
 ) -> pd.DataFrame:
     """Predicted and true motif effects for every insertion, background and position
     (at most ``MAX_POSITIONS`` evenly spaced positions).
@@ -89,7 +94,8 @@ def insertion_effects(
     ``predict`` maps sequences to scores (N,); it is called on chunks of ``CHUNK``.
     Returns one row per insertion, position and background: ``inserted, position, truth,
     shift, motif_effect`` (truth: the bonus the insertion adds; shift: the predicted
-    change; motif_effect: the shift less the letter part).
+    change; motif_effect: the shift less the letter part). ``per_occurrence``: the data
+    counted every occurrence (writing TAT after ``..TA`` makes two).
     """
     before = backgrounds(num, seq_len, seed)
     plan = [
@@ -105,7 +111,7 @@ def insertion_effects(
         {
             "inserted": np.repeat([label for label, _, _ in plan], num),
             "position": np.repeat([position for _, position, _ in plan], num),
-            "truth": [bonus(seq) for seq in after],
+            "truth": [bonus(seq, per_occurrence) for seq in after],
             "shift": shift,
             "motif_effect": shift - letters,
         }
@@ -113,6 +119,10 @@ def insertion_effects(
 
 
 def _positions(count: int) -> np.ndarray:
+    """At most ``MAX_POSITIONS`` of ``count`` start positions, evenly spaced; none if the
+    word does not fit (``count <= 0``)."""
+    if count <= 0:
+        return np.empty(0, int)
     return np.unique(np.linspace(0, count - 1, min(count, MAX_POSITIONS)).round().astype(int))
 
 

@@ -69,3 +69,6 @@ DEEP_DROPOUT = (0.1, 0.3)
 ADAMW_LR = 1e-3
 WEIGHT_DECAY = 1e-2
 WARMUP_EPOCHS = 1
+SCHEDULE = "cosine"  # after the warm-up (or "constant")
+#: Sequences `explain` attributes unless told otherwise (ISM runs 4 L mutants of each).
+MAX_EXPLAINED = 1000

@@ -68,11 +68,13 @@ def restore(directory: str | Path, state: TrainState) -> tuple[TrainState, Histo
     """``state`` with the newest snapshot's variables, optimizer state and step."""
     snap = load_snapshot(directory)
     path = snap.file(OPTIMIZER)
-    if snap.meta["framework"] != "jax" or _STEP not in snap.optimizer:
+    if snap.meta["framework"] != "jax":
         raise CheckpointError(
             f"{snap.path} was written by the {snap.meta['framework']} port; resume it there "
             "(its weights load into either port, its optimizer state does not)"
         )
+    if _STEP not in snap.optimizer:
+        raise CheckpointError(f"{path}: the step counter is missing")
     variables = _variables(snap, state.variables)
     expected = _flat(state.opt_state)
     saved = {k: v for k, v in snap.optimizer.items() if k != _STEP}

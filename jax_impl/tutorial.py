@@ -100,7 +100,10 @@ def attributions(
         Attribution(
             name,
             insertion_effects(
-                lambda s, m=model, v=variables: predict(m, v, s)[:, 0], data.seq_len, seed=cfg.seed
+                lambda s, m=model, v=variables: predict(m, v, s)[:, 0],
+                data.seq_len,
+                seed=cfg.seed,
+                per_occurrence=data.per_occurrence,
             ),
             seqs,
             np.asarray(ism(model, variables, x)),

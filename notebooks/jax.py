@@ -221,7 +221,7 @@ effects = np.asarray(interpret.ism(cnn, cnn_state.variables, x))
 image(plots.ism_maps(spots, effects, FIGURES / "ism.png", "cnn: ISM"))
 grads = interpret.saliency(cnn, cnn_state.variables, x)
 corrected = np.asarray(interpret.simplex_correction(grads) * x)
-image(plots.attribution_logos(spots[:4], corrected[:4], FIGURES / "attr.png", "cnn: saliency"))
+image(plots.attribution_logos(spots[4:8], corrected[4:8], FIGURES / "attr.png", "cnn: saliency"))
 
 # %%
 for name, (model, variables) in trained.items():

@@ -100,7 +100,8 @@ cnn
 #
 # `loss_batch` computes one batch's loss and, given an optimizer, steps it;
 # `train_step` is one epoch, `val_step` one pass over the validation set, `fit` the
-# loop with early stopping, and `run_model` the notebook's entry point (SGD, MSE).
+# loop (with early stopping, which the tutorial's patience never triggers), and
+# `run_model` the notebook's entry point (SGD, MSE).
 
 # %%
 show(train.loss_batch, train.train_step, train.val_step, train.fit, train.run_model)
@@ -184,7 +185,8 @@ print(f"Conv2d test R²: {evaluate.parity_pred(cnn2d, test_df)[0]:.3f}")
 # %% [markdown]
 # ## Footnote 2: the scores as three classes
 #
-# GCG pushes a score below 10, TAT above 20: three classes, learned with cross-entropy.
+# GCG pushes a score to 10 or below, TAT above 20: three classes, learned with
+# cross-entropy.
 
 # %%
 show(models.DNA_CNNClassifier)
@@ -222,7 +224,7 @@ spots = attribution_seqs(8, [])
 x = np.stack([data.one_hot_encode(s) for s in spots])
 image(plots.ism_maps(spots, interpret.ism(cnn, x), FIGURES / "ism.png", "cnn: ISM"))
 corrected = interpret.simplex_correction(interpret.saliency(cnn, x)) * x
-image(plots.attribution_logos(spots[:4], corrected[:4], FIGURES / "attr.png", "cnn: saliency"))
+image(plots.attribution_logos(spots[4:8], corrected[4:8], FIGURES / "attr.png", "cnn: saliency"))
 
 # %%
 for name, model in (("linear", linear), ("cnn", cnn)):

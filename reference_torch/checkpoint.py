@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from dna_tutorial.checkpoint import (
+    META,
     OPTIMIZER,
     WEIGHTS,
     Snapshot,
@@ -89,11 +90,13 @@ def restore(
     return its history."""
     snap = load_snapshot(directory)
     path = snap.file(OPTIMIZER)
-    if snap.meta["framework"] != "torch" or "param_groups" not in snap.meta:
+    if snap.meta["framework"] != "torch":
         raise CheckpointError(
             f"{snap.path} was written by the {snap.meta['framework']} port; resume it there "
             "(its weights load into either port, its optimizer state does not)"
         )
+    if "param_groups" not in snap.meta:
+        raise CheckpointError(f"{snap.file(META)}: the optimizer's param_groups are missing")
     _load_weights(snap, model)
     rng = snap.optimizer.get(_RNG)
     fresh = torch.get_rng_state()

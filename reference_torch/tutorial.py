@@ -138,7 +138,10 @@ def attributions(
         Attribution(
             name,
             insertion_effects(
-                lambda s, m=model: predict_seqs(m, s, device)[:, 0], data.seq_len, seed=cfg.seed
+                lambda s, m=model: predict_seqs(m, s, device)[:, 0],
+                data.seq_len,
+                seed=cfg.seed,
+                per_occurrence=data.per_occurrence,
             ),
             seqs,
             ism(model, x, device=device),

@@ -50,6 +50,21 @@ def test_explain_writes_attributions_logos_and_insertions_in_either_port(trained
     assert _explain(trained, "e_torch") == 0  # its own earlier output is replaced
 
 
+def test_insertions_are_held_only_against_the_data_the_rule_scored(trained, tmp_path):
+    import shutil
+
+    ckpt = shutil.copytree(trained / "ck" / "torch" / "cnn", tmp_path / "cnn")
+    snapshot = ckpt / (ckpt / "latest").read_text().strip()
+    meta = json.loads((snapshot / "meta.json").read_text())
+    assert meta["data"]["synthetic"] is True
+    meta["data"].update(synthetic=False, source="synthetic.csv")  # a user's file so named
+    (snapshot / "meta.json").write_text(json.dumps(meta))
+    argv = ["explain", "--quiet", "--checkpoint", str(ckpt), "--data", str(trained / "seqs.csv")]
+    assert main([*argv, "--out", str(tmp_path / "e")]) == 0
+    assert "insertions" not in json.loads((tmp_path / "e" / "explain.json").read_text())
+    assert not (tmp_path / "e" / "insertions.csv").exists()
+
+
 @pytest.mark.parametrize(
     ("extra", "message"),
     [

@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -188,14 +189,22 @@ def test_a_second_holder_of_a_lock_is_refused_and_no_lock_file_is_left(tmp_path)
         pass
 
 
-def test_stages_of_killed_runs_are_cleaned_and_nothing_else(tmp_path):
+@pytest.mark.parametrize("caller_holds_the_lock", [False, True])  # `run` holds it itself
+def test_stages_of_killed_runs_are_cleaned_and_nothing_else(tmp_path, caller_holds_the_lock):
     stale = tmp_path / ".r.partial-999-abc"
     stale.mkdir()
     (stale / ".dna-tutorial-staging").touch()
     lookalike = tmp_path / ".r.partial-mine"
     lookalike.mkdir()
     (lookalike / "precious").write_text("not ours")
-    _report(tmp_path / "r")
+    if caller_holds_the_lock:
+        with (
+            exclusive_lock(lock_path(tmp_path / "r"), "r"),
+            staged_directory(tmp_path / "r", "report", lock=False) as stage,
+        ):
+            (stage / "metrics.json").write_text("{}")
+    else:
+        _report(tmp_path / "r")
     assert not stale.exists() and (lookalike / "precious").exists()
 
 
@@ -251,3 +260,64 @@ def test_updated_directories_add_files_beside_others_and_refuse_foreign_ones(tmp
         updated_directory(other, ["cpu.md"]),
     ):
         pass
+
+
+def test_a_result_file_edited_during_the_work_is_kept_and_the_new_one_waits_beside_it(tmp_path):
+    results = tmp_path / "results"
+    with updated_directory(results, ["cpu.md"]) as stage:
+        (stage / "cpu.md").write_text("one")
+    with (
+        pytest.raises(OutputError, match=r"cpu.md has changed since") as err,
+        updated_directory(results, ["cpu.md", "gpu.md"]) as stage,
+    ):
+        (results / "cpu.md").write_text("edited by hand while the benchmark ran")
+        (results / "gpu.md").write_text("the user's own")
+        (stage / "cpu.md").write_text("two")
+        (stage / "gpu.md").write_text("gpu")
+    assert (results / "cpu.md").read_text() == "edited by hand while the benchmark ran"
+    assert (results / "gpu.md").read_text() == "the user's own"
+    kept = Path(str(err.value).rsplit(" in ", 1)[1])
+    assert (kept / "cpu.md").read_text() == "two" and (kept / "gpu.md").read_text() == "gpu"
+    with updated_directory(results, ["other.md"]) as stage:  # a later run leaves it alone
+        (stage / "other.md").write_text("x")
+    assert (kept / "cpu.md").read_text() == "two"
+
+
+def test_a_manifest_that_is_not_ours_is_never_overwritten(tmp_path):
+    (tmp_path / MANIFEST).write_text('{"written by": "another tool"}')
+    with (
+        pytest.raises(OutputError, match=r".dna-tutorial.json is not dna-tutorial's"),
+        updated_directory(tmp_path, ["cpu.md"]),
+    ):
+        pass
+    assert (tmp_path / MANIFEST).read_text() == '{"written by": "another tool"}'
+
+
+def test_a_users_file_with_a_lock_files_name_is_neither_emptied_nor_removed(tmp_path):
+    path = lock_path(tmp_path / "r")
+    path.write_text("notes of the user's")
+    with (
+        pytest.raises(OutputError, match=r"is not a lock file of dna-tutorial"),
+        exclusive_lock(path, "r"),
+    ):
+        pass
+    assert path.read_text() == "notes of the user's"
+
+
+@pytest.mark.parametrize("kind", ["staged", "updated"])
+def test_only_the_disk_refusing_becomes_one_line_other_errors_keep_their_type(tmp_path, kind):
+    def output():
+        if kind == "staged":
+            return staged_directory(tmp_path / "r", "report")
+        return updated_directory(tmp_path / "results", ["cpu.md"])
+
+    with pytest.raises(FileNotFoundError), output() as stage:
+        (stage / "missing" / "f").read_text()  # a bug in the caller: its traceback stays
+    with pytest.raises(PermissionError), output():  # not the output's: a bug, not the user's
+        raise PermissionError(13, "Permission denied", "/etc/some-library-file")
+    denied = r"cannot write .*cpu.md: Permission denied"
+    with pytest.raises(OutputError, match=denied), output() as stage:
+        raise PermissionError(13, "Permission denied", str(stage / "cpu.md"))
+    full = r"cannot write .*cpu.md: No space left on device"
+    with pytest.raises(OutputError, match=full), output() as stage:
+        raise OSError(28, "No space left on device", str(stage / "cpu.md"))

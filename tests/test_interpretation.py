@@ -66,6 +66,25 @@ def test_long_sequences_get_spaced_positions_and_chunked_predictions(monkeypatch
     np.testing.assert_allclose(insertion_table(effects)["error"], 0, atol=1e-4)
 
 
+def test_with_every_occurrence_counted_the_truth_counts_every_occurrence_too():
+    from dna_tutorial.sequences import encode_codes
+    from reference_torch.data import score_codes
+
+    def per_occurrence(seqs):
+        return score_codes(encode_codes(seqs), per_occurrence=True).numpy()
+
+    effects = insertion_effects(per_occurrence, 12, num=200, per_occurrence=True)
+    assert effects["truth"].max() >= 20  # TAT written after ..TA or before AT.. makes more
+    np.testing.assert_allclose(insertion_table(effects)["error"], 0, atol=1e-4)
+    once = insertion_table(insertion_effects(per_occurrence, 12, num=200)).set_index("inserted")
+    assert once.loc["TAT", "error"] > 0.1  # measured against the wrong rule, it is off
+
+
+def test_words_longer_than_the_sequences_are_left_out():
+    table = insertion_table(insertion_effects(lambda s: score_seqs(s)["score"].to_numpy(), 4))
+    assert list(table["inserted"]) == ["TAT", "GCG", "control (CAC)"]
+
+
 def test_attribution_seqs_are_the_spot_checks_for_8_mers():
     assert len(attribution_seqs(8, [])) == 2 * len(SPOT_CHECKS)
     assert "TATAAAAA" in attribution_seqs(8, [])

@@ -56,6 +56,7 @@ def test_columns_are_chosen_by_name(tmp_path):
         ("seq,score\nACGT,1\nAAAA,high\nCCCC,3\n", r"line 3: score 'high' is not a number"),
         ("seq,score\nACGT,1\nAAAA,nan\nCCCC,3\n", r"line 3: score is 'nan'; targets must be"),
         ("seq,score\nACGT,1\nAAAA,-inf\nCCCC,3\n", r"line 3: score is '-inf'"),
+        ("seq,score\nACGT,1\nAAAA,1e39\nCCCC,3\n", r"line 3: score '1e39' is beyond float32"),
         ("seq,score\nACGT,1\nAAAA,\nCCCC,3\n", r"line 3: score '' is not a number"),
         ("seq,score\nACGT,1\nAAAA\nCCCC,3\n", r"line 3: 1 fields, but the header has 2"),
         (

@@ -3,6 +3,7 @@ imports no framework, and the walk-through names only what exists."""
 
 import ast
 import importlib
+import json
 import re
 import subprocess
 import sys
@@ -77,25 +78,41 @@ CORE = (
     "dna_tutorial.tomtom",
 )
 FORBIDDEN = ("torch", "jax", "flax", "optax", "matplotlib", "altair", "logomaker")
-UPPER_LAYERS = ("reference_torch", "jax_impl", "parity_tests", "benchmarks", "dna_tutorial.app")
+APPLICATION = ("dna_tutorial.app", "parity_tests", "benchmarks", "experiments")
+UPPER_LAYERS = ("reference_torch", "jax_impl", *APPLICATION)
 
 
-def test_the_core_imports_no_framework_and_nothing_above_it():
+def _imports_above(modules: list[str], forbidden_roots: tuple, forbidden: tuple) -> dict:
+    """Per module, what importing it (in a fresh interpreter) pulled in from the layers
+    it must not import: {module: [offending modules]}; empty if none."""
     probe = (
         "import importlib, json, sys\n"
-        f"found = {{}}\n"
-        f"for name in {list(CORE)!r}:\n"
-        "    before = set(sys.modules)\n"
+        "found = {}\n"
+        f"for name in {modules!r}:\n"
         "    importlib.import_module(name)\n"
-        f"    bad = [m for m in sys.modules if m.split('.')[0] in {FORBIDDEN!r}"
-        f" or m.startswith({UPPER_LAYERS!r})]\n"
+        f"    bad = [m for m in sys.modules if m.split('.')[0] in {forbidden_roots!r}"
+        f" or m.startswith({forbidden!r})]\n"
         "    if bad: found[name] = sorted(bad)[:5]\n"
         "print(json.dumps(found))\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=ROOT
     )
-    assert done.stdout.strip() == "{}", done.stdout
+    return json.loads(done.stdout)
+
+
+def test_the_core_imports_no_framework_and_nothing_above_it():
+    assert _imports_above(list(CORE), FORBIDDEN, UPPER_LAYERS) == {}
+
+
+def test_the_ports_import_nothing_of_the_application():
+    ports = [
+        f"{package}.{path.stem}"
+        for package in ("reference_torch", "jax_impl")
+        for path in sorted((ROOT / package).glob("*.py"))
+        if path.stem != "__init__"
+    ]
+    assert len(ports) > 12 and _imports_above(ports, (), APPLICATION) == {}
 
 
 def test_every_core_module_is_listed():

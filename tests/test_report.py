@@ -76,3 +76,22 @@ def test_the_interactive_chart_samples_big_test_sets(tmp_path):
     text = html.read_text()
     assert sum(seq in text for seq in seqs) == 3 and "cnn (random 3 of 5)" in text
     assert json.dumps("TAT") in text  # tooltips keep the motif counts
+
+
+@pytest.mark.parametrize("length", [8, 30, 1000])
+def test_attribution_figures_stay_bounded_and_show_the_largest_effect(tmp_path, length):
+    from matplotlib.image import imread
+
+    rng = np.random.default_rng(0)
+    seqs = ["".join(rng.choice(list("ACGT"), length)) for _ in range(2)]
+    effects = rng.normal(0, 0.01, (2, length, 4)).astype(np.float32)
+    effects[:, length - 3, 1] = 5.0  # one strong effect near the end
+    ism = imread(plots.ism_maps(seqs, effects, tmp_path / "ism.png", "ISM"))
+    logos = imread(plots.attribution_logos(seqs, effects, tmp_path / "logos.png", "logos"))
+    for image in (ism, logos):
+        assert image.shape[0] < 2_000 and image.shape[1] < 3_000  # pixels, whatever L
+    window = plots._window(effects[0])
+    assert window.stop - window.start == min(length, plots.MAX_POSITIONS_SHOWN)
+    assert window.start <= length - 3 < window.stop
+    if length > plots.MAX_POSITIONS_SHOWN:
+        assert plots._seq_title(seqs[0], window).endswith(f"(positions 901-1000 of {length})")

@@ -271,10 +271,18 @@ def test_a_damaged_checkpoint_is_one_line_naming_the_file(
     assert code == 2 and message in err
 
 
-@pytest.mark.parametrize("framework", ["torch", "jax"])
+@pytest.mark.parametrize(
+    ("framework", "damage", "message"),
+    [
+        ("torch", "damaged", "torch's RNG state is missing or damaged"),
+        ("torch", "missing", "torch's RNG state is missing or damaged"),
+        ("jax", "damaged", "the step counter must be a scalar"),
+        ("jax", "missing", "the step counter is missing"),
+    ],
+)
 @pytest.mark.slow
 def test_a_damaged_optimizer_state_stops_resume_but_not_predict(
-    trained, tmp_path, capsys, framework
+    trained, tmp_path, capsys, framework, damage, message
 ):
     from dna_tutorial.weights import load_weights, save_weights
 
@@ -282,16 +290,53 @@ def test_a_damaged_optimizer_state_stops_resume_but_not_predict(
     snap = _snapshot(ckpt, framework)
     arrays, _ = load_weights(snap / "optimizer.safetensors")
     key = "rng.torch" if framework == "torch" else "step"
-    arrays[key] = arrays[key][:10] if framework == "torch" else np.zeros(3, np.int32)
+    if damage == "missing":
+        del arrays[key]
+    else:
+        arrays[key] = arrays[key][:10] if framework == "torch" else np.zeros(3, np.int32)
     save_weights(snap / "optimizer.safetensors", arrays)
     argv = ("--models", "cnn", "--data", SAMPLE, "--target-col", "activity", "--framework",
             framework, "--resume", ckpt, "--epochs", "3", "--out", tmp_path / "r")  # fmt: skip
     code, err = _run(capsys, *argv)
-    assert code == 2 and "optimizer.safetensors" in err
+    assert code == 2 and f"{snap / 'optimizer.safetensors'}: {message}" in err, err
     # 8. predict needs only the weights and meta.json: a damaged or missing optimizer is fine
     assert _predict(capsys, snap.parent)[0] == 0
     (snap / "optimizer.safetensors").unlink()
     assert _predict(capsys, snap.parent)[0] == 0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        ("run_not_json", "run.json: not a readable checkpoint file"),
+        ("latest_empty", "jax/cnn/latest is empty: it names no snapshot"),
+    ],
+)
+def test_a_damaged_run_file_or_pointer_stops_resume_naming_it(
+    trained, tmp_path, capsys, no_training, damage, message
+):
+    ckpt = _copy(trained, tmp_path / "ckpt")
+    if damage == "run_not_json":
+        (ckpt / "run.json").write_text('{"project": ')
+    else:
+        (ckpt / "jax" / "cnn" / "latest").write_text("")
+    argv = ("--models", "cnn", "--data", SAMPLE, "--target-col", "activity", "--resume", ckpt)
+    code, err = _run(capsys, *argv, "--epochs", "3", "--out", tmp_path / "r")
+    assert code == 2 and message in err and str(ckpt) in err, err
+
+
+@pytest.mark.slow
+def test_predictions_that_overflow_are_refused_not_written_empty(trained, tmp_path, capsys):
+    from dna_tutorial.weights import load_weights, save_weights
+
+    ckpt = _copy(trained, tmp_path / "ckpt")
+    snap = _snapshot(ckpt, "torch")
+    arrays, _ = load_weights(snap / "weights.safetensors")
+    huge = {key: np.full_like(array, 1e30) for key, array in arrays.items()}
+    save_weights(snap / "weights.safetensors", huge)
+    code, err = _predict(capsys, snap.parent)
+    assert code == 2 and "outputs overflow to infinity or NaN" in err, err
 
 
 @pytest.mark.slow

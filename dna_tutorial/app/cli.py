@@ -238,8 +238,9 @@ def _add_run(sub) -> None:
     deep.add_argument(
         "--schedule",
         choices=SCHEDULES,
-        default="cosine",
-        help="after the warm-up: cosine decay to 0 (default) or the constant peak rate",
+        default=spec.SCHEDULE,
+        help=f"after the warm-up: cosine decay to 0 or the constant peak rate (default "
+        f"{spec.SCHEDULE})",
     )
     p.add_argument(
         "--no-tomtom",
@@ -511,10 +512,10 @@ def _add_explain(sub) -> None:
     p.add_argument(
         "--max-seqs",
         type=_positive_int,
-        default=1000,
+        default=spec.MAX_EXPLAINED,
         metavar="N",
-        help="explain the file's first N sequences (default 1000; ISM runs 4 x length "
-        "mutants of each)",
+        help=f"explain the file's first N sequences (default {spec.MAX_EXPLAINED}; ISM runs "
+        "4 x length mutants of each)",
     )
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -560,8 +561,9 @@ def _add_parity(sub) -> None:
         help="compare the two ports and print a table of differences",
         description="Run both ports on the same inputs, weights and batch orders: scores, "
         "encodings, splits, forward outputs, losses, gradients, SGD steps, an epoch, a short "
-        "training run, filters and saliency. Prints the table and writes parity.json and "
-        "parity.md to --out. Exits 1 if any quantity is outside its tolerance.",
+        "training run, filters, ISM and gradients w.r.t. the input, and the deeper CNN's state. "
+        "Prints the table and writes parity-cpu.{json,md} (parity-gpu with --device cuda) to "
+        "--out. Exits 1 if any quantity is outside its tolerance.",
     )
     p.add_argument(
         "--device",
@@ -576,7 +578,7 @@ def _add_parity(sub) -> None:
         "--out",
         type=Path,
         default=Path("parity-report"),
-        help="where to write parity-<device>.json and .md (default ./parity-report)",
+        help="where to write parity-cpu.{json,md} or parity-gpu (default ./parity-report)",
     )
     _add_jax_impl(p)
     p.set_defaults(handler=_cmd_parity)
@@ -617,8 +619,8 @@ def _add_reproduce(sub) -> None:
         "sequence motifs with convolutional neural networks'. Regenerates their synthetic "
         "data, trains their CNN variants (first-layer max-pool 2, 4, 25, 50) in both ports, "
         "measures AUROC/AUPR and the share of first-layer filters that Tomtom matches to the "
-        "planted motifs, and writes koo_eddy.{md,json} and koo_eddy_logos.png. About an "
-        "hour on 2 CPU cores; --quick takes a minute.",
+        "planted motifs, and writes koo_eddy.{md,json} and koo_eddy_logos.png. About 40 "
+        "minutes on 2 CPU cores; --quick takes a minute.",
     )
     p.add_argument("experiment", choices=("koo-eddy",))
     p.add_argument(
@@ -629,7 +631,9 @@ def _add_reproduce(sub) -> None:
         "(default ./experiments/results)",
     )
     p.add_argument("--quick", action="store_true", help="tiny data, 2 epochs, 2 variants")
-    p.add_argument("--seeds", type=int, nargs="+", metavar="S", help="training seeds (default: 0)")
+    p.add_argument(
+        "--seeds", type=_seed, nargs="+", metavar="S", help="training seeds (default: 0)"
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(handler=_cmd_reproduce)
 

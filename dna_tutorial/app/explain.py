@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from dna_tutorial import spec
 from dna_tutorial.app import plots
 from dna_tutorial.app.predict import model_outputs, read_for_model
 from dna_tutorial.checkpoint import load_snapshot
@@ -21,6 +22,8 @@ from dna_tutorial.files import (
     atomic_write_json,
     check_no_overlap,
     check_replaceable,
+    exclusive_lock,
+    lock_path,
     output_path,
     staged_directory,
 )
@@ -29,8 +32,6 @@ from dna_tutorial.sequences import UNKNOWN_CODE, encode_codes
 
 KIND = "explain"
 ONE_HOT = np.eye(UNKNOWN_CODE + 1, UNKNOWN_CODE, dtype=np.float32)  # codes 0-3, then N
-#: Sequences explained unless told otherwise: ISM runs 4 L mutants of each.
-MAX_SEQS = 1000
 #: Sequences drawn as logos and ISM maps.
 NUM_SHOWN = 8
 #: Sequences per call into the port, for the progress bar.
@@ -82,7 +83,7 @@ def explain(
     device: str = "cpu",
     jax_impl: str = "fast",
     output: int = 0,
-    max_seqs: int = MAX_SEQS,
+    max_seqs: int = spec.MAX_EXPLAINED,
     show: bool = True,
     **read_options,
 ) -> dict:
@@ -92,62 +93,66 @@ def explain(
     out = output_path(out)
     check_no_overlap({"--out": out}, {"--checkpoint": checkpoint, "--data": data})
     check_replaceable(out, KIND)
-    snapshot = load_snapshot(checkpoint, optimizer=False)
-    meta = snapshot.meta
-    outputs = max(len(meta["class_names"]), 1) if meta["task"] != "regress" else 1
-    if not 0 <= output < outputs:
-        raise ConfigError(f"--output {output}: the model has outputs 0 to {outputs - 1}")
-    records = read_for_model(snapshot, data, **read_options)
-    ids, seqs = records.ids[:max_seqs], records.seqs[:max_seqs]
-    framework = framework or meta["framework"]
-    x = ONE_HOT[encode_codes(seqs)]  # N (unknown) bases: zero rows, as in the ports
+    with exclusive_lock(lock_path(out), f"--out {out}"):  # held from before the work
+        snapshot = load_snapshot(checkpoint, optimizer=False)
+        meta = snapshot.meta
+        outputs = max(len(meta["class_names"]), 1) if meta["task"] != "regress" else 1
+        if not 0 <= output < outputs:
+            raise ConfigError(f"--output {output}: the model has outputs 0 to {outputs - 1}")
+        records = read_for_model(snapshot, data, **read_options)
+        ids, seqs = records.ids[:max_seqs], records.seqs[:max_seqs]
+        framework = framework or meta["framework"]
+        x = ONE_HOT[encode_codes(seqs)]  # N (unknown) bases: zero rows, as in the ports
 
-    def progress(it):
-        return tqdm(it, desc=f"explain {meta['model']}", unit="chunk", disable=not show)
+        def progress(it):
+            return tqdm(it, desc=f"explain {meta['model']}", unit="chunk", disable=not show)
 
-    ism, grads = attributions(snapshot, x, framework, device, jax_impl, output, progress)
-    by_input = grads * x
-    corrected = (grads - grads.mean(axis=-1, keepdims=True)) * x
-    summary = {
-        "model": meta["model"],
-        "trained_in": meta["framework"],
-        "explained_in": framework,
-        "output": output,
-        "num_seqs": len(seqs),
-        "of_seqs": len(records.seqs),
-        "data": str(records.path),
-    }
-    synthetic = str(meta["data"]["source"]).startswith("synthetic") and meta["task"] == "regress"
-    with staged_directory(out, KIND) as stage:
-        np.savez_compressed(
-            stage / "attributions.npz",
-            ids=np.array(ids),
-            seqs=np.array(seqs),
-            ism=ism,
-            saliency=grads,
-            grad_times_input=by_input,
-            grad_times_input_corrected=corrected,
-        )
-        shown = slice(0, NUM_SHOWN)
-        plots.attribution_logos(
-            seqs[shown],
-            corrected[shown],
-            stage / "logos.png",
-            title=f"{meta['model']}: gradient x input, simplex-corrected (output {output})",
-        )
-        plots.ism_maps(
-            seqs[shown],
-            ism[shown],
-            stage / "ism.png",
-            title=f"{meta['model']}: in-silico mutagenesis (output {output})",
-        )
-        if synthetic:  # the scoring rule is the truth to hold the model against
+        ism, grads = attributions(snapshot, x, framework, device, jax_impl, output, progress)
+        by_input = grads * x
+        corrected = (grads - grads.mean(axis=-1, keepdims=True)) * x
+        summary = {
+            "model": meta["model"],
+            "trained_in": meta["framework"],
+            "explained_in": framework,
+            "output": output,
+            "num_seqs": len(seqs),
+            "of_seqs": len(records.seqs),
+            "data": str(records.path),
+        }
+        source = meta["data"]  # the data it was trained on, as TutorialData.describe() says
+        synthetic = meta["task"] == "regress" and source.get("synthetic") is True
+        with staged_directory(out, KIND, lock=False) as stage:
+            np.savez_compressed(
+                stage / "attributions.npz",
+                ids=np.array(ids),
+                seqs=np.array(seqs),
+                ism=ism,
+                saliency=grads,
+                grad_times_input=by_input,
+                grad_times_input_corrected=corrected,
+            )
+            shown = slice(0, NUM_SHOWN)
+            plots.attribution_logos(
+                seqs[shown],
+                corrected[shown],
+                stage / "logos.png",
+                title=f"{meta['model']}: gradient x input, simplex-corrected (output {output})",
+            )
+            plots.ism_maps(
+                seqs[shown],
+                ism[shown],
+                stage / "ism.png",
+                title=f"{meta['model']}: in-silico mutagenesis (output {output})",
+            )
+            if synthetic:  # the scoring rule is the truth to hold the model against
 
-            def predict(s):
-                return model_outputs(snapshot, s, framework, device, jax_impl)[:, 0]
+                def predict(s):
+                    return model_outputs(snapshot, s, framework, device, jax_impl)[:, 0]
 
-            table = insertion_table(insertion_effects(predict, meta["seq_len"]))
-            table.to_csv(stage / "insertions.csv", index=False, float_format="%.4f")
-            summary["insertions"] = table.to_dict("records")
-        atomic_write_json(stage / "explain.json", summary)
-    return summary
+                per_occurrence = bool(source.get("per_occurrence"))
+                effects = insertion_effects(predict, meta["seq_len"], per_occurrence=per_occurrence)
+                table = insertion_table(effects)
+                table.to_csv(stage / "insertions.csv", index=False, float_format="%.4f")
+                summary["insertions"] = table.to_dict("records")
+            atomic_write_json(stage / "explain.json", summary)
+        return summary

@@ -12,14 +12,16 @@ import os
 import tempfile
 from pathlib import Path
 
+from dna_tutorial.spec import EPOCHS
+
 #: Epochs the notebooks train for: the tutorial's 50 unless ``DNA_TUTORIAL_EPOCHS`` says
 #: otherwise (the test suite runs the notebooks with 2).
 EPOCHS_VARIABLE = "DNA_TUTORIAL_EPOCHS"
 
 
-def epochs(default: int = 50) -> int:
+def epochs() -> int:
     """The number of epochs a notebook trains for (see ``EPOCHS_VARIABLE``)."""
-    return int(os.environ.get(EPOCHS_VARIABLE, default))
+    return int(os.environ.get(EPOCHS_VARIABLE, EPOCHS))
 
 
 def show(*objects) -> None:

@@ -28,6 +28,9 @@ _MODEL_COLOURS = {"linear": "tab:blue", "cnn": "tab:orange", "cnn2d": "tab:green
 MAX_SCATTER_POINTS = 20_000
 #: ... filter grids at most this many filters (the first ones, said in the title) ...
 MAX_FILTER_PANELS = 64
+#: ... attribution figures at most this many positions of a sequence (those around its
+#: largest effect, said in the title) ...
+MAX_POSITIONS_SHOWN = 100
 #: ... and a confusion matrix writes its counts only up to this many classes.
 MAX_LABELLED_CLASSES = 12
 
@@ -273,22 +276,59 @@ def filter_logos(
     return _save(fig, path, tight=False)
 
 
+def _window(attribution: np.ndarray) -> slice:
+    """The positions of an (L, 4) attribution a figure shows: all of a short sequence,
+    else the ``MAX_POSITIONS_SHOWN`` around its largest effect."""
+    length = len(attribution)
+    if length <= MAX_POSITIONS_SHOWN:
+        return slice(0, length)
+    peak = int(np.abs(attribution).sum(axis=1).argmax())
+    start = min(max(0, peak - MAX_POSITIONS_SHOWN // 2), length - MAX_POSITIONS_SHOWN)
+    return slice(start, start + MAX_POSITIONS_SHOWN)
+
+
+def _seq_title(seq: str, window: slice) -> str:
+    shown = seq[window]
+    text = shown if len(shown) <= 60 else f"{shown[:57]}..."
+    if len(shown) < len(seq):
+        text += f"  (positions {window.start + 1}-{window.stop} of {len(seq)})"
+    return text
+
+
 def ism_maps(seqs: Sequence[str], effects: np.ndarray, path: str | Path, title: str) -> Path:
     """ISM of a few sequences: per sequence a 4 x L map of output(mutant) -
-    output(reference), (N, L, 4), the reference bases outlined; one colour scale for all."""
+    output(reference), (N, L, 4), the reference bases outlined; one colour scale for all.
+    Long sequences show the ``MAX_POSITIONS_SHOWN`` positions around their largest effect."""
     effects = np.asarray(effects)[:MAX_FILTER_PANELS]
     length = effects.shape[1]
-    cell = max(1.8, 0.3 * length)
-    fig, axes = _filter_grid(len(effects), max(1, min(4, int(16 / cell))), cell=cell)
+    if length <= 12:  # square panels, up to four in a row
+        cell = max(1.8, 0.3 * length)
+        fig, axes = _filter_grid(len(effects), max(1, min(4, int(16 / cell))), cell=cell)
+    else:  # one wide panel per sequence, bounded in size whatever the length
+        width = 2.0 + 0.14 * min(length, MAX_POSITIONS_SHOWN)
+        fig = Figure(figsize=(width, 1.1 * len(effects) + 0.8), layout="constrained")
+        axes = np.atleast_1d(fig.subplots(len(effects), 1))
     vmax = float(np.abs(effects).max()) or 1.0
     image = None
     for ax, seq, effect in zip(axes, seqs, effects):
+        window = _window(effect)
         ax.axis("on")
-        image = ax.imshow(effect.T, cmap="RdBu_r", vmin=-vmax, vmax=vmax, aspect="auto")
-        known = [(p, ALPHABET.index(b)) for p, b in enumerate(seq) if b in ALPHABET]
+        image = ax.imshow(
+            effect[window].T,
+            cmap="RdBu_r",
+            vmin=-vmax,
+            vmax=vmax,
+            aspect="auto",
+            extent=(window.start - 0.5, window.stop - 0.5, len(ALPHABET) - 0.5, -0.5),
+        )
+        known = [
+            (p, ALPHABET.index(seq[p]))
+            for p in range(window.start, window.stop)
+            if seq[p] in ALPHABET
+        ]
         if known:  # outline the reference bases (an N has none)
             ax.scatter(*zip(*known), marker="s", s=30, facecolors="none", edgecolors="k")
-        ax.set_title(seq if length <= 40 else f"{seq[:37]}...", fontsize=8, family="monospace")
+        ax.set_title(_seq_title(seq, window), fontsize=8, family="monospace")
         ax.set_xticks([])
         ax.set_yticks(range(len(ALPHABET)), list(ALPHABET), fontsize=7)
     if image is not None:
@@ -301,16 +341,21 @@ def attribution_logos(
     seqs: Sequence[str], attributions: np.ndarray, path: str | Path, title: str
 ) -> Path:
     """Attribution logos (logomaker): per sequence, the letters of (N, L, 4) attributions
-    scaled by their value, above the axis for positive and below for negative."""
+    scaled by their value, above the axis for positive and below for negative. Long
+    sequences show the ``MAX_POSITIONS_SHOWN`` positions around their largest effect."""
     attributions = np.asarray(attributions, dtype=np.float64)[:MAX_FILTER_PANELS]
-    length = attributions.shape[1]
-    fig = Figure(figsize=(max(4.0, 0.25 * length), 1.6 * len(attributions) + 0.6))
+    shown = min(attributions.shape[1], MAX_POSITIONS_SHOWN)
+    fig = Figure(figsize=(max(4.0, 0.18 * shown + 1.0), 1.6 * len(attributions) + 0.6))
     axes = np.atleast_1d(fig.subplots(len(attributions), 1))
     for ax, seq, attr in zip(axes, seqs, attributions):
-        logomaker.Logo(pd.DataFrame(attr, columns=list(ALPHABET)), ax=ax, color_scheme="classic")
+        window = _window(attr)
+        frame = pd.DataFrame(
+            attr[window], columns=list(ALPHABET), index=range(window.start, window.stop)
+        )
+        logomaker.Logo(frame, ax=ax, color_scheme="classic")
         ax.axhline(0, color="gray", linewidth=0.5)
         ax.set_xticks([])
         ax.tick_params(labelsize=6)
-        ax.set_title(seq if length <= 60 else f"{seq[:57]}...", fontsize=8, family="monospace")
+        ax.set_title(_seq_title(seq, window), fontsize=8, family="monospace")
     fig.suptitle(title)
     return _save(fig, path)
