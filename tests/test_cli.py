@@ -146,7 +146,7 @@ def test_a_directory_that_is_not_a_report_is_never_replaced(tmp_path, capsys):
 @pytest.mark.slow
 def test_a_run_that_fails_while_writing_leaves_nothing_half_written(tmp_path, monkeypatch, capsys):
     def index_that_fails(*args):
-        raise OSError("simulated disk error")
+        raise OSError(28, "simulated disk error: no space left")  # ENOSPC: the user's to fix
 
     monkeypatch.setattr(pipeline, "write_index", index_that_fails)
     err = _fails(
