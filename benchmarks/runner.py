@@ -36,7 +36,7 @@ from benchmarks.options import (
     TRAIN_STRATEGIES,
     build_parser,
 )
-from benchmarks.strategies import Skip, Workload, kernels, prepare
+from benchmarks.strategies import Skip, Workload, full_float32, kernels, prepare
 from benchmarks.timing import measure_side_by_side
 from dna_tutorial import provenance
 from dna_tutorial.errors import ConfigError
@@ -187,32 +187,22 @@ def run(
 ) -> dict:
     """Measure every strategy and kernel on every workload; return the JSON-ready results."""
     wanted = set(strategies or (*TRAIN_STRATEGIES, *INFER_STRATEGIES))
-    machine = machine_floors(device, quick)
     repeats = 1 if quick else repeats
     rows, skipped = [], {}
     plan = [(sweep, w) for sweep in sweeps(quick) for w in sweep.workloads]
     launch_floors: dict[int, float] = {}
-    for sweep, w in tqdm(plan, desc="bench", disable=not progress):
-        # Each workload compiles afresh: dynamo caches by function, and after eight
-        # workloads its recompile limit would silently leave torch.compile running eager.
-        torch._dynamo.reset()
-        runs = {}
-        for name in TRAIN_STRATEGIES if w.kind == "train" else INFER_STRATEGIES:
-            if name not in wanted or (sweep.strategies and name not in sweep.strategies):
-                continue
-            for kernel in kernels(w.model, name):
-                try:
-                    runs[(name, kernel)] = prepare(name, kernel, w, device)
-                except Skip as why:
-                    skipped[f"{name} ({w.model})"] = str(why)
-        steps = math.ceil(w.num_seqs / w.batch_size)
-        for (name, kernel), timing in measure_side_by_side(runs, repeats).items():
-            launch = None
-            if w.kind == "train" and name.startswith("jax"):
-                if steps not in launch_floors:
-                    launch_floors[steps] = floors.launch_floor_seconds(steps, device, repeats)
-                launch = launch_floors[steps]
-            rows.append(_row(sweep.name, name, kernel, w, timing, machine, launch))
+    interrupted = None
+    with full_float32():
+        machine = machine_floors(device, quick)
+        for done, (sweep, w) in enumerate(tqdm(plan, desc="bench", disable=not progress)):
+            try:
+                rows += _measure_workload(
+                    sweep, w, device, wanted, repeats, machine, launch_floors, skipped
+                )
+            except KeyboardInterrupt:
+                # An hour's grid stopped by Ctrl-C (or a time limit) keeps what it measured.
+                interrupted = f"interrupted after {done} of {len(plan)} workloads"
+                break
     _add_ratios(rows)
     command = "python -m benchmarks" + (" --quick" if quick else "")
     return {
@@ -222,10 +212,47 @@ def run(
         "run": provenance.run_info(),
         **machine,
         "repeats": repeats,
+        "precision": "float32, TF32 off in torch (matmul and cuDNN) and in JAX (highest)",
+        "interrupted": interrupted,
         "skipped": skipped,
         "results": rows,
         "decomposition": decomposition(rows),
     }
+
+
+def _measure_workload(
+    sweep: Sweep,
+    w: Workload,
+    device: str,
+    wanted: set[str],
+    repeats: int,
+    machine: dict,
+    launch_floors: dict[int, float],
+    skipped: dict[str, str],
+) -> list[dict]:
+    """The rows of every wanted strategy and kernel on one workload, timed side by side."""
+    # Each workload compiles afresh: dynamo caches by function, and after eight
+    # workloads its recompile limit would silently leave torch.compile running eager.
+    torch._dynamo.reset()
+    runs = {}
+    for name in TRAIN_STRATEGIES if w.kind == "train" else INFER_STRATEGIES:
+        if name not in wanted or (sweep.strategies and name not in sweep.strategies):
+            continue
+        for kernel in kernels(w.model, name):
+            try:
+                runs[(name, kernel)] = prepare(name, kernel, w, device)
+            except Skip as why:
+                skipped[f"{name} ({w.model})"] = str(why)
+    steps = math.ceil(w.num_seqs / w.batch_size)
+    rows = []
+    for (name, kernel), timing in measure_side_by_side(runs, repeats).items():
+        launch = None
+        if w.kind == "train" and name.startswith("jax"):
+            if steps not in launch_floors:
+                launch_floors[steps] = floors.launch_floor_seconds(steps, device, repeats)
+            launch = launch_floors[steps]
+        rows.append(_row(sweep.name, name, kernel, w, timing, machine, launch))
+    return rows
 
 
 def _device_name(device: str) -> str:
@@ -320,7 +347,7 @@ def markdown(results: dict) -> str:
         "",
         f"`{results['command']}` at commit {results['run']['git_commit']}; per workload, "
         f"every strategy warmed up once, then {results['repeats']} interleaved timed rounds; "
-        "medians.",
+        f"medians. Arithmetic: {results['precision']}.",
         "",
         "Versions: " + ", ".join(f"{k} {v}" for k, v in results["run"]["versions"].items()),
         "",
@@ -331,6 +358,8 @@ def markdown(results: dict) -> str:
         + ". The floors use the better of the two.",
         "",
     ]
+    if results["interrupted"]:
+        lines += [f"**Incomplete**: {results['interrupted']}; the tables hold those.", ""]
     if results["skipped"]:
         lines += [
             "Skipped here: " + "; ".join(f"{k} ({v})" for k, v in results["skipped"].items()),
@@ -412,9 +441,12 @@ def plot(results: dict, path: Path) -> Path:
         style = "--" if kernel == "conv" else "-"
         sizes = [r["batch_size"] for r in mine]
         ax1.plot(sizes, [r["seq_per_s"] for r in mine], style, marker="o", label=label)
-        if (strategy, kernel) != BASELINE:
+        if (strategy, kernel) != BASELINE and any(r["speedup"] for r in mine):
             ax2.plot(sizes, [r["speedup"] or np.nan for r in mine], style, marker="o", label=label)
-    for ax in (ax1, ax2):
+    if not ax2.lines:  # e.g. --strategies without the baseline, or an interrupted run
+        ax2.text(0.5, 0.5, "no speed-up: the baseline was not measured", ha="center",
+                 transform=ax2.transAxes)  # fmt: skip
+    for ax in (ax1, ax2) if ax2.lines else (ax1,):
         ax.set_xscale("log", base=2)
         ax.set_yscale("log")
         ax.set_xlabel("batch size")
@@ -424,7 +456,8 @@ def plot(results: dict, path: Path) -> Path:
         title="CNN training throughput, tutorial data (dashed: nn.Conv kernel)",
     )
     ax2.set(ylabel="speed-up over torch-reference", title="Speed-up, measured in the same run")
-    ax1.legend(fontsize=7, ncol=2)
+    if ax1.lines:
+        ax1.legend(fontsize=7, ncol=2)
     fig.suptitle(results["device_name"])
     fig.savefig(path, dpi=110)
     return path
@@ -451,6 +484,9 @@ def main_from_args(args: argparse.Namespace) -> int:
     print(markdown(results))
     written = ", ".join(str(args.out / n) for n in names)
     print(f"written: {written} ({time.perf_counter() - start:.0f} s)")
+    if results["interrupted"]:
+        print(f"bench {results['interrupted']}; written what was measured", file=sys.stderr)
+        return 130
     return 0
 
 

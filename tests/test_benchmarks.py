@@ -128,3 +128,28 @@ def test_quick_bench_runs_every_strategy_and_kernel_and_writes_its_results(tmp_p
     (tmp_path / "cpu.md").write_text("edited by hand")
     assert main(["bench", "--quick", "--quiet", "--out", str(tmp_path)]) == 2  # not overwritten
     assert (tmp_path / "cpu.md").read_text() == "edited by hand"
+
+
+def test_an_interrupted_bench_writes_the_workloads_it_measured(tmp_path, monkeypatch, capsys):
+    from benchmarks import runner
+
+    real, measured = runner.measure_side_by_side, []
+
+    def measure_until_the_third(runs, repeats):
+        if len(measured) == 2:
+            raise KeyboardInterrupt  # what Ctrl-C or `timeout -s INT` delivers
+        measured.append(list(runs))
+        return real(runs, repeats)
+
+    monkeypatch.setattr(runner, "measure_side_by_side", measure_until_the_third)
+    argv = ["bench", "--quick", "--quiet", "--strategies", "torch-eager", "jax-fused-epoch"]
+    assert main([*argv, "--out", str(tmp_path)]) == 130
+    results = json.loads((tmp_path / "cpu.json").read_text())
+    plan = [w for sweep in runner.sweeps(quick=True) for w in sweep.workloads]
+    assert results["interrupted"] == f"interrupted after 2 of {len(plan)} workloads"
+    first_two = {(w.kind, w.model, w.seq_len) for w in plan[:2]}
+    assert {(r["kind"], r["model"], r["seq_len"]) for r in results["results"]} == first_two
+    assert "TF32 off" in results["precision"]
+    assert "**Incomplete**: interrupted after 2" in (tmp_path / "cpu.md").read_text()
+    assert (tmp_path / "cpu-throughput.png").exists()
+    assert "written what was measured" in capsys.readouterr().err
