@@ -18,6 +18,7 @@ import argparse
 import math
 import sys
 import time
+import traceback
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -191,7 +192,7 @@ def run(
     rows, skipped = [], {}
     plan = [(sweep, w) for sweep in sweeps(quick) for w in sweep.workloads]
     launch_floors: dict[int, float] = {}
-    interrupted = None
+    interrupted = error = None
     with full_float32():
         machine = machine_floors(device, quick)
         for done, (sweep, w) in enumerate(tqdm(plan, desc="bench", disable=not progress)):
@@ -202,6 +203,11 @@ def run(
             except KeyboardInterrupt:
                 # An hour's grid stopped by Ctrl-C (or a time limit) keeps what it measured.
                 interrupted = f"interrupted after {done} of {len(plan)} workloads"
+                break
+            except Exception:
+                # A bug: its traceback, and still the workloads measured before it.
+                error = traceback.format_exc()
+                interrupted = f"stopped by an error in workload {done + 1} of {len(plan)} ({w})"
                 break
     _add_ratios(rows)
     command = "python -m benchmarks" + (" --quick" if quick else "")
@@ -214,6 +220,7 @@ def run(
         "repeats": repeats,
         "precision": "float32, TF32 off in torch (matmul and cuDNN) and in JAX (highest)",
         "interrupted": interrupted,
+        "error": error,
         "skipped": skipped,
         "results": rows,
         "decomposition": decomposition(rows),
@@ -484,9 +491,11 @@ def main_from_args(args: argparse.Namespace) -> int:
     print(markdown(results))
     written = ", ".join(str(args.out / n) for n in names)
     print(f"written: {written} ({time.perf_counter() - start:.0f} s)")
+    if results["error"]:
+        print(results["error"], file=sys.stderr)
     if results["interrupted"]:
         print(f"bench {results['interrupted']}; written what was measured", file=sys.stderr)
-        return 130
+        return 1 if results["error"] else 130
     return 0
 
 

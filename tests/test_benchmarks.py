@@ -130,26 +130,38 @@ def test_quick_bench_runs_every_strategy_and_kernel_and_writes_its_results(tmp_p
     assert (tmp_path / "cpu.md").read_text() == "edited by hand"
 
 
-def test_an_interrupted_bench_writes_the_workloads_it_measured(tmp_path, monkeypatch, capsys):
+
+@pytest.mark.parametrize(
+    ("stop", "code", "said"),
+    [
+        (KeyboardInterrupt, 130, "interrupted after 2 of"),  # Ctrl-C or `timeout -s INT`
+        (RuntimeError("a bug in a strategy"), 1, "stopped by an error in workload 3 of"),
+    ],
+)
+def test_a_stopped_bench_writes_the_workloads_it_measured(
+    tmp_path, monkeypatch, capsys, stop, code, said
+):
     from benchmarks import runner
 
     real, measured = runner.measure_side_by_side, []
 
     def measure_until_the_third(runs, repeats):
         if len(measured) == 2:
-            raise KeyboardInterrupt  # what Ctrl-C or `timeout -s INT` delivers
+            raise stop
         measured.append(list(runs))
         return real(runs, repeats)
 
     monkeypatch.setattr(runner, "measure_side_by_side", measure_until_the_third)
     argv = ["bench", "--quick", "--quiet", "--strategies", "torch-eager", "jax-fused-epoch"]
-    assert main([*argv, "--out", str(tmp_path)]) == 130
+    assert main([*argv, "--out", str(tmp_path)]) == code
     results = json.loads((tmp_path / "cpu.json").read_text())
     plan = [w for sweep in runner.sweeps(quick=True) for w in sweep.workloads]
-    assert results["interrupted"] == f"interrupted after 2 of {len(plan)} workloads"
+    assert results["interrupted"].startswith(f"{said} {len(plan)}")
     first_two = {(w.kind, w.model, w.seq_len) for w in plan[:2]}
     assert {(r["kind"], r["model"], r["seq_len"]) for r in results["results"]} == first_two
     assert "TF32 off" in results["precision"]
-    assert "**Incomplete**: interrupted after 2" in (tmp_path / "cpu.md").read_text()
+    assert f"**Incomplete**: {said}" in (tmp_path / "cpu.md").read_text()
     assert (tmp_path / "cpu-throughput.png").exists()
-    assert "written what was measured" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "written what was measured" in err
+    assert ("a bug in a strategy" in err) == (code == 1)  # a bug keeps its traceback
