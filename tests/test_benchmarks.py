@@ -130,7 +130,6 @@ def test_quick_bench_runs_every_strategy_and_kernel_and_writes_its_results(tmp_p
     assert (tmp_path / "cpu.md").read_text() == "edited by hand"
 
 
-
 @pytest.mark.parametrize(
     ("stop", "code", "said"),
     [
