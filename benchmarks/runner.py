@@ -437,19 +437,23 @@ def plot(results: dict, path: Path) -> Path:
     rows = [
         r for r in results["results"] if r["sweep"].startswith("batch size") and r["model"] == "cnn"
     ] or [r for r in results["results"] if r["kind"] == "train"]
-    fig = Figure(figsize=(13, 5), layout="constrained")
+    fig = Figure(figsize=(15, 5), layout="constrained")
     ax1, ax2 = fig.subplots(1, 2)
+    # One colour per strategy (ten strategies, ten tab10 colours), one line style per kernel.
+    colours = {name: f"C{i}" for i, name in enumerate(TRAIN_STRATEGIES)}
     for strategy, kernel in dict.fromkeys((r["strategy"], r["kernel"]) for r in rows):
         mine = sorted(
             (r for r in rows if (r["strategy"], r["kernel"]) == (strategy, kernel)),
             key=lambda r: r["batch_size"],
         )
         label = f"{strategy} [{kernel}]" if kernel else strategy
-        style = "--" if kernel == "conv" else "-"
+        fmt, colour = ("--" if kernel == "conv" else "-"), colours.get(strategy)
         sizes = [r["batch_size"] for r in mine]
-        ax1.plot(sizes, [r["seq_per_s"] for r in mine], style, marker="o", label=label)
+        throughput = [r["seq_per_s"] for r in mine]
+        ax1.plot(sizes, throughput, fmt, marker="o", color=colour, label=label)
         if (strategy, kernel) != BASELINE and any(r["speedup"] for r in mine):
-            ax2.plot(sizes, [r["speedup"] or np.nan for r in mine], style, marker="o", label=label)
+            speedups = [r["speedup"] or np.nan for r in mine]
+            ax2.plot(sizes, speedups, fmt, marker="o", color=colour, label=label)
     if not ax2.lines:  # e.g. --strategies without the baseline, or an interrupted run
         ax2.text(0.5, 0.5, "no speed-up: the baseline was not measured", ha="center",
                  transform=ax2.transAxes)  # fmt: skip
@@ -463,8 +467,8 @@ def plot(results: dict, path: Path) -> Path:
         title="CNN training throughput, tutorial data (dashed: nn.Conv kernel)",
     )
     ax2.set(ylabel="speed-up over torch-reference", title="Speed-up, measured in the same run")
-    if ax1.lines:
-        ax1.legend(fontsize=7, ncol=2)
+    if ax1.lines:  # beside the plots, where it hides no line
+        fig.legend(handles=ax1.lines, loc="outside right upper", fontsize=7)
     fig.suptitle(results["device_name"])
     fig.savefig(path, dpi=110)
     return path
