@@ -42,8 +42,8 @@ FORMAT = 1
 MANIFEST = ".dna-tutorial.json"
 #: Present in a staging directory from its first moment, so a stale one can be recognised.
 STAGING_MARK = ".dna-tutorial-staging"
-#: What a lock file of ours holds: nothing yet, or the pid of the run holding it.
-_LOCK_TEXT = re.compile(r"(pid \d+)?")
+#: What a lock file of ours that we did not create ourselves holds: the pid of its last run.
+_LOCK_TEXT = re.compile(r"pid \d+")
 
 
 def _umask() -> int:
@@ -276,7 +276,13 @@ def exclusive_lock(path: Path, what: str) -> Iterator[None]:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     while True:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fd, created = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644), True
+        except FileExistsError:
+            try:
+                fd, created = os.open(path, os.O_RDWR), False
+            except FileNotFoundError:
+                continue  # removed by its holder between the two opens
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as err:
@@ -296,9 +302,14 @@ def exclusive_lock(path: Path, what: str) -> Iterator[None]:
         except FileNotFoundError:
             pass
         os.close(fd)  # removed by the holder as we opened it: try again
-    if not _LOCK_TEXT.fullmatch(os.pread(fd, 64, 0).decode("utf-8", "replace")):
-        os.close(fd)  # a file of the user's that happens to have the lock's name
-        raise OutputError(f"{path} is not a lock file of {PROJECT}; move it away first")
+    if not created and not _LOCK_TEXT.fullmatch(os.pread(fd, 64, 0).decode("utf-8", "replace")):
+        # A file of the user's that happens to have the lock's name, even an empty one: a
+        # file this project made holds its pid from the moment it is locked.
+        os.close(fd)
+        raise OutputError(
+            f"{path} is not a lock file of {PROJECT} (or one a killed run left empty); "
+            "move it away first"
+        )
     try:
         os.ftruncate(fd, 0)
         os.write(fd, f"pid {os.getpid()}".encode())

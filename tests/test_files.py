@@ -293,15 +293,24 @@ def test_a_manifest_that_is_not_ours_is_never_overwritten(tmp_path):
     assert (tmp_path / MANIFEST).read_text() == '{"written by": "another tool"}'
 
 
-def test_a_users_file_with_a_lock_files_name_is_neither_emptied_nor_removed(tmp_path):
+@pytest.mark.parametrize("text", ["notes of the user's", ""])
+def test_a_users_file_with_a_lock_files_name_is_neither_emptied_nor_removed(tmp_path, text):
     path = lock_path(tmp_path / "r")
-    path.write_text("notes of the user's")
+    path.write_text(text)
     with (
         pytest.raises(OutputError, match=r"is not a lock file of dna-tutorial"),
         exclusive_lock(path, "r"),
     ):
         pass
-    assert path.read_text() == "notes of the user's"
+    assert path.read_text() == text
+
+
+def test_the_lock_file_of_a_killed_run_is_taken_over_and_removed(tmp_path):
+    path = lock_path(tmp_path / "r")
+    path.write_text("pid 999999")  # what a run killed while holding the lock leaves
+    with exclusive_lock(path, "r"):
+        assert path.read_text() == f"pid {os.getpid()}"
+    assert not path.exists()
 
 
 @pytest.mark.parametrize("kind", ["staged", "updated"])

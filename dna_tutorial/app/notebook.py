@@ -32,9 +32,16 @@ def show(*objects) -> None:
         display(Code(inspect.getsource(obj), language="python"))
 
 
+#: The notebooks' figure folders, held so that each lives as long as its kernel.
+_FOLDERS: list[tempfile.TemporaryDirectory] = []
+
+
 def figures() -> Path:
-    """A fresh temporary folder for a notebook's figures (the package draws to files)."""
-    return Path(tempfile.mkdtemp(prefix="dna-tutorial-notebook-"))
+    """A fresh temporary folder for a notebook's figures (the package draws to files),
+    removed when the kernel exits."""
+    folder = tempfile.TemporaryDirectory(prefix="dna-tutorial-notebook-")
+    _FOLDERS.append(folder)
+    return Path(folder.name)
 
 
 def image(path: str | Path) -> None:

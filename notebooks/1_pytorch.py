@@ -15,7 +15,7 @@
 # # Modeling DNA sequences with PyTorch: the reference
 #
 # The tutorial *Modeling DNA sequences with PyTorch*, step by step, with this project's
-# PyTorch port (`reference_torch/`). Its twin, `jax.ipynb`, takes the same steps with JAX
+# PyTorch port (`reference_torch/`). Its twin, `2_jax.ipynb`, takes the same steps with JAX
 # and Flax: **cell n of one notebook is cell n of the other**, so open them side by side.
 #
 # Every cell that teaches a function shows that function's source from the package

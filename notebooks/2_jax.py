@@ -15,7 +15,7 @@
 # # Modeling DNA sequences with JAX: the functional port
 #
 # The tutorial *Modeling DNA sequences with PyTorch*, step by step, with this project's
-# JAX/Flax port (`jax_impl/`, the lesson as written). Its twin, `pytorch.ipynb`, takes the
+# JAX/Flax port (`jax_impl/`, the lesson as written). Its twin, `1_pytorch.ipynb`, takes the
 # same steps with PyTorch: **cell n of one notebook is cell n of the other**. The prose
 # here says what changed from the torch notebook and why.
 #
