@@ -15,7 +15,7 @@ from tqdm import tqdm
 
 from dna_tutorial import spec
 from dna_tutorial.app import plots
-from dna_tutorial.app.predict import model_outputs, read_for_model
+from dna_tutorial.app.predict import predictor, read_for_model
 from dna_tutorial.checkpoint import load_snapshot
 from dna_tutorial.errors import ConfigError
 from dna_tutorial.files import (
@@ -61,7 +61,8 @@ def attributions(
         from jax_impl.tutorial import resolve_device
 
         dev = resolve_device(device)
-        model, variables = load_model(snapshot, impl=jax_impl)
+        with jax.default_device(dev):  # the variables live where the work runs
+            model, variables = load_model(snapshot, impl=jax_impl)
 
         def explain(xb):
             with jax.default_device(dev):
@@ -145,9 +146,10 @@ def explain(
                 title=f"{meta['model']}: in-silico mutagenesis (output {output})",
             )
             if synthetic:  # the scoring rule is the truth to hold the model against
+                outputs = predictor(snapshot, framework, device, jax_impl)  # loaded once
 
                 def predict(s):
-                    return model_outputs(snapshot, s, framework, device, jax_impl)[:, 0]
+                    return outputs(s)[:, 0]
 
                 per_occurrence = bool(source.get("per_occurrence"))
                 effects = insertion_effects(predict, meta["seq_len"], per_occurrence=per_occurrence)

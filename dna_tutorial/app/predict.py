@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -12,26 +13,34 @@ from dna_tutorial.errors import CheckpointError, DataFileError
 from dna_tutorial.io import Records, read_records
 
 
-def model_outputs(
-    snapshot: Snapshot, seqs: list[str], framework: str, device: str, jax_impl: str = "fast"
-) -> np.ndarray:
-    """Model outputs (N, out) in the chosen port; weights from either port load in both."""
+def predictor(
+    snapshot: Snapshot, framework: str, device: str, jax_impl: str = "fast"
+) -> Callable[[list[str]], np.ndarray]:
+    """The snapshot's model, loaded once in the chosen port, as a function of sequences
+    returning its outputs (N, out); weights from either port load in both."""
     if framework == "torch":
         from reference_torch.checkpoint import load_model
         from reference_torch.evaluate import predict_seqs
         from reference_torch.tutorial import resolve_device
 
         dev = resolve_device(device)
-        return predict_seqs(load_model(snapshot).to(dev), seqs, dev)
+        model = load_model(snapshot).to(dev)
+        return lambda seqs: predict_seqs(model, seqs, dev)
     import jax
 
     from jax_impl.checkpoint import load_model
     from jax_impl.fast import IMPLS
     from jax_impl.tutorial import resolve_device
 
-    with jax.default_device(resolve_device(device)):
+    dev = resolve_device(device)
+    with jax.default_device(dev):
         model, variables = load_model(snapshot, impl=jax_impl)
-        return np.asarray(IMPLS[jax_impl].predict_seqs(model, variables, seqs))
+
+    def predict(seqs: list[str]) -> np.ndarray:
+        with jax.default_device(dev):
+            return np.asarray(IMPLS[jax_impl].predict_seqs(model, variables, seqs))
+
+    return predict
 
 
 def read_for_model(snapshot: Snapshot, data: str | Path, **read_options) -> Records:
@@ -64,7 +73,8 @@ def predict_file(
     snapshot = load_snapshot(checkpoint, optimizer=False)
     meta = snapshot.meta
     records = read_for_model(snapshot, data, **read_options)
-    out = model_outputs(snapshot, records.seqs, framework or meta["framework"], device, jax_impl)
+    predict = predictor(snapshot, framework or meta["framework"], device, jax_impl)
+    out = predict(records.seqs)
     if not np.isfinite(out).all():
         raise CheckpointError(
             f"{snapshot.file(WEIGHTS)}: the model's outputs overflow to infinity or NaN on "
