@@ -28,6 +28,8 @@ GPU_ONLY = {"torch-cuda-graphs"}
 ENSEMBLES = {"torch-func-ensemble", "jax-vmap-ensemble"}
 #: Models trained at once by the ensemble strategies.
 ENSEMBLE_SIZE = 8
+#: The sweeps of the full grid, by the key ``--sweeps`` takes (``benchmarks.runner.sweeps``).
+SWEEPS = ("batch", "length", "length-large-batch", "dataset", "deep", "infer")
 
 
 def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
@@ -47,6 +49,13 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
         nargs="+",
         choices=sorted({*TRAIN_STRATEGIES, *INFER_STRATEGIES}),
         help="only these strategies",
+    )
+    parser.add_argument(
+        "--sweeps",
+        nargs="+",
+        choices=SWEEPS,
+        help="only these sweeps of the full grid; the files are then named after them "
+        "(e.g. gpu-length.json)",
     )
     parser.add_argument(
         "--out",

@@ -19,7 +19,7 @@ import math
 import sys
 import time
 import traceback
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,6 +34,7 @@ from benchmarks.options import (
     ENSEMBLE_SIZE,
     ENSEMBLES,
     INFER_STRATEGIES,
+    SWEEPS,
     TRAIN_STRATEGIES,
     build_parser,
 )
@@ -51,8 +52,10 @@ DECOMPOSITION_BATCHES = (32, 128, 512)
 
 @dataclass(frozen=True)
 class Sweep:
-    """A named list of workloads (and, optionally, only some strategies for them)."""
+    """A named list of workloads (and, optionally, only some strategies for them); ``key``
+    names it on the command line (``--sweeps``)."""
 
+    key: str
     name: str
     workloads: tuple[Workload, ...]
     strategies: tuple[str, ...] | None = None
@@ -63,6 +66,7 @@ def sweeps(quick: bool) -> list[Sweep]:
     if quick:
         return [
             Sweep(
+                "quick",
                 "quick",
                 # each kind meets both models and both data paths (8-mers, synthetic L)
                 tuple(
@@ -82,6 +86,7 @@ def sweeps(quick: bool) -> list[Sweep]:
     single = tuple(s for s in TRAIN_STRATEGIES if s not in ENSEMBLES)
     return [
         Sweep(
+            "batch",
             "batch size (tutorial data, L=8)",
             tuple(
                 Workload("train", model, 8, tutorial, bs)
@@ -90,6 +95,7 @@ def sweeps(quick: bool) -> list[Sweep]:
             ),
         ),
         Sweep(
+            "length",
             "sequence length (synthetic task, B=128)",
             tuple(
                 Workload("train", "cnn", length, n, 128)
@@ -97,6 +103,7 @@ def sweeps(quick: bool) -> list[Sweep]:
             ),
         ),
         Sweep(
+            "length-large-batch",
             "sequence length, large batches (B=4096)",
             tuple(
                 Workload("train", "cnn", length, n, 4096)
@@ -105,11 +112,13 @@ def sweeps(quick: bool) -> list[Sweep]:
             strategies=single,
         ),
         Sweep(
+            "dataset",
             "dataset size (synthetic task, L=100, B=128)",
             tuple(Workload("train", "cnn", 100, n, 128) for n in (2_048, 131_072)),
             strategies=single,
         ),
         Sweep(
+            "deep",
             "the deeper CNN (tutorial data L=8; synthetic task L=200; B=128)",
             tuple(
                 Workload("train", "deep", length, n, 128)
@@ -117,6 +126,7 @@ def sweeps(quick: bool) -> list[Sweep]:
             ),
         ),
         Sweep(
+            "infer",
             "inference (tutorial data and synthetic task)",
             tuple(
                 Workload("infer", "cnn", length, n, bs)
@@ -185,12 +195,15 @@ def run(
     repeats: int = 5,
     strategies: Iterable[str] | None = None,
     progress: bool = True,
+    only: Sequence[str] | None = None,
 ) -> dict:
-    """Measure every strategy and kernel on every workload; return the JSON-ready results."""
+    """Measure every strategy and kernel on every workload (of the sweeps keyed ``only``);
+    return the JSON-ready results."""
     wanted = set(strategies or (*TRAIN_STRATEGIES, *INFER_STRATEGIES))
     repeats = 1 if quick else repeats
     rows, skipped = [], {}
-    plan = [(sweep, w) for sweep in sweeps(quick) for w in sweep.workloads]
+    chosen = [s for s in sweeps(quick) if not only or s.key in only]
+    plan = [(sweep, w) for sweep in chosen for w in sweep.workloads]
     launch_floors: dict[int, float] = {}
     interrupted = error = None
     with full_float32():
@@ -211,6 +224,7 @@ def run(
                 break
     _add_ratios(rows)
     command = "python -m benchmarks" + (" --quick" if quick else "")
+    command += f" --sweeps {' '.join(only)}" if only else ""
     return {
         "command": command + (f" --device {device}" if device != "cpu" else ""),
         "device": device,
@@ -474,20 +488,29 @@ def plot(results: dict, path: Path) -> Path:
     return path
 
 
-def file_names(device: str) -> list[str]:
-    """What a run on ``device`` writes: ``cpu.json``, ``cpu.md``, ``cpu-throughput.png``."""
-    name = "gpu" if device == "cuda" else device
+def file_names(device: str, only: Sequence[str] | None = None) -> list[str]:
+    """What a run on ``device`` writes: ``cpu.json``, ``cpu.md``, ``cpu-throughput.png``;
+    for some sweeps only, named after them (``gpu-length-deep.json``)."""
+    name = "-".join(["gpu" if device == "cuda" else device, *(only or ())])
     return [f"{name}.json", f"{name}.md", f"{name}-throughput.png"]
 
 
 def main_from_args(args: argparse.Namespace) -> int:
     if args.repeats < 1:
         raise ConfigError(f"--repeats must be at least 1, got {args.repeats}")
+    if args.quick and args.sweeps:
+        raise ConfigError("--sweeps picks from the full grid; --quick has a sweep of its own")
+    only = [key for key in SWEEPS if key in args.sweeps] if args.sweeps else None  # grid order
     start = time.perf_counter()
-    names = file_names(args.device)
+    names = file_names(args.device, only)
     with updated_directory(args.out, names) as stage:  # checked before the minutes of work
         results = run(
-            args.device, args.quick, args.repeats, args.strategies, progress=not args.quiet
+            args.device,
+            args.quick,
+            args.repeats,
+            args.strategies,
+            progress=not args.quiet,
+            only=only,
         )
         (stage / names[0]).write_text(json_text(results))
         (stage / names[1]).write_text(markdown(results))

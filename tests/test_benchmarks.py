@@ -164,3 +164,28 @@ def test_a_stopped_bench_writes_the_workloads_it_measured(
     err = capsys.readouterr().err
     assert "written what was measured" in err
     assert ("a bug in a strategy" in err) == (code == 1)  # a bug keeps its traceback
+
+
+def test_sweeps_runs_only_the_sweeps_named_and_names_its_files_after_them(
+    tmp_path, monkeypatch, capsys
+):
+    from benchmarks import runner
+    from benchmarks.options import SWEEPS
+
+    assert tuple(s.key for s in runner.sweeps(quick=False)) == SWEEPS
+    visited = []
+    monkeypatch.setattr(runner, "machine_floors", lambda device, quick: {
+        "matmul_peak_gflops": {"torch": 1.0}, "copy_bandwidth_gbs": {"torch": 1.0},
+        "peak_gflops": 1.0, "bandwidth_gbs": 1.0})  # fmt: skip
+    monkeypatch.setattr(
+        runner, "_measure_workload", lambda sweep, w, *rest: visited.append(sweep.key) or []
+    )
+    argv = ["bench", "--quiet", "--sweeps", "deep", "length", "deep", "--out", str(tmp_path)]
+    assert main(argv) == 0
+    grid = {s.key: len(s.workloads) for s in runner.sweeps(quick=False)}
+    assert visited == ["length"] * grid["length"] + ["deep"] * grid["deep"]  # grid order
+    assert {p.name for p in tmp_path.iterdir()} >= {"cpu-length-deep.json", "cpu-length-deep.md"}
+    results = json.loads((tmp_path / "cpu-length-deep.json").read_text())
+    assert results["command"] == "python -m benchmarks --sweeps length deep"
+    assert main(["bench", "--quick", "--sweeps", "deep", "--out", str(tmp_path)]) == 2
+    assert "--sweeps picks from the full grid" in capsys.readouterr().err
