@@ -210,9 +210,11 @@ def run(
         machine = machine_floors(device, quick)
         for done, (sweep, w) in enumerate(tqdm(plan, desc="bench", disable=not progress)):
             try:
-                rows += _measure_workload(
-                    sweep, w, device, wanted, repeats, machine, launch_floors, skipped
+                measured, skips = _measure_workload(
+                    sweep, w, device, wanted, repeats, machine, launch_floors
                 )
+                rows += measured
+                skipped |= skips  # only for workloads measured to the end
             except KeyboardInterrupt:
                 # An hour's grid stopped by Ctrl-C (or a time limit) keeps what it measured.
                 interrupted = f"interrupted after {done} of {len(plan)} workloads"
@@ -249,13 +251,13 @@ def _measure_workload(
     repeats: int,
     machine: dict,
     launch_floors: dict[int, float],
-    skipped: dict[str, str],
-) -> list[dict]:
-    """The rows of every wanted strategy and kernel on one workload, timed side by side."""
+) -> tuple[list[dict], dict[str, str]]:
+    """The rows of every wanted strategy and kernel on one workload, timed side by side,
+    and the strategies skipped there, with why."""
     # Each workload compiles afresh: dynamo caches by function, and after eight
     # workloads its recompile limit would silently leave torch.compile running eager.
     torch._dynamo.reset()
-    runs = {}
+    runs, skipped = {}, {}
     for name in TRAIN_STRATEGIES if w.kind == "train" else INFER_STRATEGIES:
         if name not in wanted or (sweep.strategies and name not in sweep.strategies):
             continue
@@ -273,7 +275,7 @@ def _measure_workload(
                 launch_floors[steps] = floors.launch_floor_seconds(steps, device, repeats)
             launch = launch_floors[steps]
         rows.append(_row(sweep.name, name, kernel, w, timing, machine, launch))
-    return rows
+    return rows, skipped
 
 
 def _device_name(device: str) -> str:
@@ -446,15 +448,22 @@ def markdown(results: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+#: One colour per training strategy (ten strategies, ten tab10 colours).
+COLOURS = {name: f"C{i}" for i, name in enumerate(TRAIN_STRATEGIES)}
+
+
 def plot(results: dict, path: Path) -> Path:
-    """Training throughput against batch size, and the speed-up over the baseline."""
+    """Training throughput against batch size and the speed-up over the baseline; without
+    the batch-size sweep, each training workload's throughput as bars."""
     rows = [
         r for r in results["results"] if r["sweep"].startswith("batch size") and r["model"] == "cnn"
-    ] or [r for r in results["results"] if r["kind"] == "train"]
+    ]
+    if not rows:
+        return _plot_workloads(results, path)
     fig = Figure(figsize=(15, 5), layout="constrained")
     ax1, ax2 = fig.subplots(1, 2)
-    # One colour per strategy (ten strategies, ten tab10 colours), one line style per kernel.
-    colours = {name: f"C{i}" for i, name in enumerate(TRAIN_STRATEGIES)}
+    # One colour per strategy, one line style per kernel.
+    colours = COLOURS
     for strategy, kernel in dict.fromkeys((r["strategy"], r["kernel"]) for r in rows):
         mine = sorted(
             (r for r in rows if (r["strategy"], r["kernel"]) == (strategy, kernel)),
@@ -484,6 +493,37 @@ def plot(results: dict, path: Path) -> Path:
     if ax1.lines:  # beside the plots, where it hides no line
         fig.legend(handles=ax1.lines, loc="outside right upper", fontsize=7)
     fig.suptitle(results["device_name"])
+    fig.savefig(path, dpi=110)
+    return path
+
+
+def _plot_workloads(results: dict, path: Path, most: int = 6) -> Path:
+    """One panel per training workload (the first ``most``): each strategy and kernel's
+    throughput as a bar, hatched for the framework's own convolution."""
+    train = [r for r in results["results"] if r["kind"] == "train"]
+    workloads = list(dict.fromkeys((r["model"], r["seq_len"], r["num_seqs"], r["batch_size"])
+                                   for r in train))[:most]  # fmt: skip
+    fig = Figure(figsize=(6 * max(len(workloads), 1), 5.5), layout="constrained")
+    axes = fig.subplots(1, len(workloads), squeeze=False)[0] if workloads else []
+    for ax, (model, length, n, batch) in zip(axes, workloads):
+        mine = [r for r in train if (r["model"], r["seq_len"], r["num_seqs"], r["batch_size"])
+                == (model, length, n, batch)]  # fmt: skip
+        labels = [f"{r['strategy']} [{r['kernel']}]" if r["kernel"] else r["strategy"]
+                  for r in mine]  # fmt: skip
+        bars = ax.barh(labels, [r["seq_per_s"] for r in mine],
+                       color=[COLOURS.get(r["strategy"]) for r in mine])  # fmt: skip
+        for bar, r in zip(bars, mine):
+            bar.set_hatch("//" if r["kernel"] == "conv" else "")
+        ax.set_xscale("log")
+        ax.invert_yaxis()
+        ax.grid(True, axis="x", which="both", alpha=0.3)
+        ax.set(title=f"{model}, L={length}, N={n:,}, B={batch}",
+               xlabel="training sequences / s (model-seq/s for ensembles)")  # fmt: skip
+        ax.tick_params(axis="y", labelsize=7)
+    if not workloads:
+        fig.text(0.5, 0.5, "no training workload was measured", ha="center")
+    fig.suptitle(f"{results['device_name']}: training throughput per workload "
+                 "(hatched: the framework's own convolution)")  # fmt: skip
     fig.savefig(path, dpi=110)
     return path
 

@@ -178,7 +178,7 @@ def test_sweeps_runs_only_the_sweeps_named_and_names_its_files_after_them(
         "matmul_peak_gflops": {"torch": 1.0}, "copy_bandwidth_gbs": {"torch": 1.0},
         "peak_gflops": 1.0, "bandwidth_gbs": 1.0})  # fmt: skip
     monkeypatch.setattr(
-        runner, "_measure_workload", lambda sweep, w, *rest: visited.append(sweep.key) or []
+        runner, "_measure_workload", lambda sweep, w, *rest: (visited.append(sweep.key) or [], {})
     )
     argv = ["bench", "--quiet", "--sweeps", "deep", "length", "deep", "--out", str(tmp_path)]
     assert main(argv) == 0
