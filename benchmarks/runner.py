@@ -38,11 +38,12 @@ from benchmarks.options import (
     TRAIN_STRATEGIES,
     build_parser,
 )
-from benchmarks.strategies import Skip, Workload, full_float32, kernels, prepare
+from benchmarks.strategies import Skip, Workload, kernels, prepare
 from benchmarks.timing import measure_side_by_side
 from dna_tutorial import provenance
 from dna_tutorial.errors import ConfigError
 from dna_tutorial.files import json_text, updated_directory
+from parity_tests.harness import full_float32
 
 BASELINE = ("torch-reference", "conv")  # training ratios are against the tutorial's code
 INFER_BASELINE = ("torch-eager", "conv")
@@ -462,15 +463,13 @@ def plot(results: dict, path: Path) -> Path:
         return _plot_workloads(results, path)
     fig = Figure(figsize=(15, 5), layout="constrained")
     ax1, ax2 = fig.subplots(1, 2)
-    # One colour per strategy, one line style per kernel.
-    colours = COLOURS
     for strategy, kernel in dict.fromkeys((r["strategy"], r["kernel"]) for r in rows):
         mine = sorted(
             (r for r in rows if (r["strategy"], r["kernel"]) == (strategy, kernel)),
             key=lambda r: r["batch_size"],
         )
         label = f"{strategy} [{kernel}]" if kernel else strategy
-        fmt, colour = ("--" if kernel == "conv" else "-"), colours.get(strategy)
+        fmt, colour = ("--" if kernel == "conv" else "-"), COLOURS.get(strategy)
         sizes = [r["batch_size"] for r in mine]
         throughput = [r["seq_per_s"] for r in mine]
         ax1.plot(sizes, throughput, fmt, marker="o", color=colour, label=label)

@@ -40,10 +40,9 @@ thing a ``conv`` / ``matmul`` pair changes.
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import functools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import jax
@@ -111,22 +110,6 @@ def kernels(model: str, strategy: str) -> tuple[str | None, ...]:
         return ("conv",)
     twin = model in MATMUL if strategy.startswith("torch") else registry.get(model).fast
     return ("conv", "matmul") if twin else ("conv",)
-
-
-@contextlib.contextmanager
-def full_float32() -> Iterator[None]:
-    """Both frameworks at full float32 precision, as parity runs them.
-
-    On a GPU both default to TF32 for some float32 work (torch for cuDNN convolutions,
-    JAX for every matmul and convolution): left alone, a torch-vs-JAX ratio would compare
-    different arithmetic. Off on a CPU, where neither uses TF32."""
-    saved = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32)
-    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
-    try:
-        with jax.default_matmul_precision("highest"):
-            yield
-    finally:
-        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
 
 
 # --- torch ------------------------------------------------------------------------------

@@ -127,13 +127,27 @@ def _np(value) -> np.ndarray:
 
 
 @contextlib.contextmanager
-def parity_precision(device: str) -> Iterator[tuple[torch.device, jax.Device]]:
-    """Both frameworks at full float32 precision on ``device`` ("cpu" or "cuda").
+def full_float32() -> Iterator[None]:
+    """Both frameworks at full float32 precision.
 
-    On GPUs both default to TF32 for float32 matmuls and convolutions (10-bit mantissas):
-    parity turns that off in torch (matmul and cuDNN) and sets JAX's default matmul
-    precision to "highest". Yields (torch device, JAX device).
-    """
+    On GPUs both default to TF32 for some float32 work (10-bit mantissas; torch for cuDNN
+    convolutions, JAX for every matmul and convolution): this turns it off in torch
+    (matmul and cuDNN) and sets JAX's default matmul precision to "highest". No effect on
+    a CPU, where neither uses TF32. The benchmark runs under it too, so that its
+    torch-vs-JAX ratios compare the same arithmetic."""
+    saved = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32)
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+    try:
+        with jax.default_matmul_precision("highest"):
+            yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
+
+
+@contextlib.contextmanager
+def parity_precision(device: str) -> Iterator[tuple[torch.device, jax.Device]]:
+    """Both frameworks at full float32 precision (:func:`full_float32`) on ``device``
+    ("cpu" or "cuda"). Yields (torch device, JAX device)."""
     platform = "gpu" if device == "cuda" else "cpu"
     if device == "cuda" and not torch.cuda.is_available():
         raise RuntimeError("parity on cuda needs a GPU that torch can see")
@@ -141,13 +155,8 @@ def parity_precision(device: str) -> Iterator[tuple[torch.device, jax.Device]]:
         jax_device = jax.devices(platform)[0]
     except RuntimeError as err:
         raise RuntimeError(f"parity on {device} needs a JAX {platform} device") from err
-    saved = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32)
-    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
-    try:
-        with jax.default_matmul_precision("highest"), jax.default_device(jax_device):
-            yield torch.device(device), jax_device
-    finally:
-        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
+    with full_float32(), jax.default_device(jax_device):
+        yield torch.device(device), jax_device
 
 
 # --- Inputs ------------------------------------------------------------------------------

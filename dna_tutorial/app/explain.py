@@ -146,10 +146,10 @@ def explain(
                 title=f"{meta['model']}: in-silico mutagenesis (output {output})",
             )
             if synthetic:  # the scoring rule is the truth to hold the model against
-                outputs = predictor(snapshot, framework, device, jax_impl)  # loaded once
+                model_outputs = predictor(snapshot, framework, device, jax_impl)  # loaded once
 
                 def predict(s):
-                    return outputs(s)[:, 0]
+                    return model_outputs(s)[:, 0]
 
                 per_occurrence = bool(source.get("per_occurrence"))
                 effects = insertion_effects(predict, meta["seq_len"], per_occurrence=per_occurrence)

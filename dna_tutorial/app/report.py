@@ -16,7 +16,7 @@ import pandas as pd
 from dna_tutorial import motifs as motifs_io
 from dna_tutorial.app import plots
 from dna_tutorial.errors import ConfigError
-from dna_tutorial.insertion import insertion_table
+from dna_tutorial.insertion import MAX_POSITIONS, insertion_table
 from dna_tutorial.results import FilterResult, PortResult, headline
 from dna_tutorial.synthetic import Motif
 from dna_tutorial.tomtom import Q_THRESHOLD
@@ -341,8 +341,8 @@ def _learned(out: Path, fw: str, port: dict) -> list[str]:
             table = pd.read_csv(out / fw / name)
             parts.append(
                 f"<p><b>{model}</b>: TAT, GCG, both, and a control 3-mer written into random "
-                "backgrounds that hold neither motif, at every position (at most 64, evenly "
-                "spaced). The motif effect is "
+                "backgrounds that hold neither motif, at every position (at most "
+                f"{MAX_POSITIONS}, evenly spaced). The motif effect is "
                 "the predicted shift less the letters' own share of the score; the truth is "
                 f"the rule's bonus (<a href='{src}'>{name}</a>).</p>"
                 + table.to_html(index=False, float_format=lambda v: f"{v:.3f}")
