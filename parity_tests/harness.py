@@ -394,6 +394,20 @@ def check_attribution(
     ]
 
 
+def _threshold_between(a: np.ndarray, b: np.ndarray, quantile: float) -> float:
+    """An activation threshold near ``quantile`` of ``a`` (low enough that a good share of
+    positions fire with random weights) that lies midway between two activation values.
+
+    One-hot inputs give each filter only a few distinct activations, each taken by many
+    positions; a threshold equal to one of them would turn a 1-ulp difference between the
+    ports into whole windows counted by one and not the other."""
+    values = np.unique(np.concatenate([a.ravel(), b.ravel()]))
+    i = min(np.searchsorted(values, np.quantile(a, quantile)), len(values) - 2)
+    gaps = np.diff(values[i:])
+    j = i + int(np.argmax(gaps > 1e-4 * max(1.0, abs(values[i]))))  # a gap wider than rounding
+    return float((values[j] + values[j + 1]) / 2)
+
+
 def check_filters(case: ModelCase, device: torch.device, impl: str = "fast") -> list[Comparison]:
     """First-layer weights, conv activations and activation PWM counts."""
     if not case.has_filters:
@@ -404,8 +418,7 @@ def check_filters(case: ModelCase, device: torch.device, impl: str = "fast") -> 
     with torch.no_grad():
         acts = tfilters.conv_activations(pair.torch_model, torch.from_numpy(x).to(device))
     jacts = jfilters.conv_activations(pair.jax_model, pair.variables, jnp.asarray(x))
-    # Lower the threshold so that a good share of positions fire with random weights.
-    thresh = float(np.quantile(_np(acts), 0.8))
+    thresh = _threshold_between(_np(acts), np.asarray(jacts), 0.8)
     counts = tfilters.get_filter_activations(seqs, pair.torch_model, thresh, device)
     jcounts = jfilters.get_filter_activations(seqs, pair.jax_model, pair.variables, thresh)
     return [
