@@ -6,6 +6,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from dna_tutorial.config import DEVICES
+from dna_tutorial.options import File, Int, argument_type
+
 #: Training strategies, the tutorial's own code first (see ``benchmarks.strategies``).
 TRAIN_STRATEGIES = (
     "torch-reference",
@@ -39,11 +42,19 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
         description="Training and inference throughput of every strategy and kernel, "
         "held against the machine's floors, in one run.",
     )
-    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    parser.add_argument("--device", choices=DEVICES, default="cpu")
     parser.add_argument(
-        "--quick", action="store_true", help="every strategy once at tiny sizes (seconds; for CI)"
+        "--quick",
+        action="store_true",
+        help="every strategy once at tiny sizes (seconds; for CI); files named <device>-quick.*",
     )
-    parser.add_argument("--repeats", type=int, default=5, help="timed passes after warm-up")
+    parser.add_argument(
+        "--repeats",
+        type=argument_type(Int(1, 1000), "count"),
+        default=5,
+        metavar="N",
+        help="timed passes after warm-up (1 to 1000; default 5)",
+    )
     parser.add_argument(
         "--strategies",
         nargs="+",
@@ -59,7 +70,7 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
     )
     parser.add_argument(
         "--out",
-        type=Path,
+        type=argument_type(File(), "path"),
         default=Path("bench-report"),
         help="directory to write <device>.json, <device>.md and <device>-throughput.png "
         "into, beside what it holds (default ./bench-report)",

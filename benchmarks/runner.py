@@ -41,6 +41,7 @@ from benchmarks.options import (
 from benchmarks.strategies import Skip, Workload, kernels, prepare
 from benchmarks.timing import measure_side_by_side
 from dna_tutorial import provenance
+from dna_tutorial.app.stop import exit_status, signal_name, stop_signals
 from dna_tutorial.errors import ConfigError
 from dna_tutorial.files import json_text, updated_directory
 from parity_tests.harness import full_float32
@@ -206,7 +207,7 @@ def run(
     chosen = [s for s in sweeps(quick) if not only or s.key in only]
     plan = [(sweep, w) for sweep in chosen for w in sweep.workloads]
     launch_floors: dict[int, float] = {}
-    interrupted = error = None
+    interrupted = error = status = None
     with full_float32():
         machine = machine_floors(device, quick)
         for done, (sweep, w) in enumerate(tqdm(plan, desc="bench", disable=not progress)):
@@ -216,9 +217,10 @@ def run(
                 )
                 rows += measured
                 skipped |= skips  # only for workloads measured to the end
-            except KeyboardInterrupt:
+            except KeyboardInterrupt as err:
                 # An hour's grid stopped by Ctrl-C (or a time limit) keeps what it measured.
-                interrupted = f"interrupted after {done} of {len(plan)} workloads"
+                interrupted = f"stopped by {signal_name(err)} after {done} of {len(plan)} workloads"
+                status = exit_status(err)
                 break
             except Exception:
                 # A bug: its traceback, and still the workloads measured before it.
@@ -237,6 +239,7 @@ def run(
         "repeats": repeats,
         "precision": "float32, TF32 off in torch (matmul and cuDNN) and in JAX (highest)",
         "interrupted": interrupted,
+        "exit_status": status,
         "error": error,
         "skipped": skipped,
         "results": rows,
@@ -527,10 +530,11 @@ def _plot_workloads(results: dict, path: Path, most: int = 6) -> Path:
     return path
 
 
-def file_names(device: str, only: Sequence[str] | None = None) -> list[str]:
+def file_names(device: str, only: Sequence[str] | None = None, quick: bool = False) -> list[str]:
     """What a run on ``device`` writes: ``cpu.json``, ``cpu.md``, ``cpu-throughput.png``;
-    for some sweeps only, named after them (``gpu-length-deep.json``)."""
-    name = "-".join(["gpu" if device == "cuda" else device, *(only or ())])
+    for some sweeps only, named after them (``gpu-length-deep.json``); ``--quick`` runs
+    ``cpu-quick.*``, so that they never replace a full run's results."""
+    name = "-".join(["gpu" if device == "cuda" else device, *(only or ()), *(["quick"] * quick)])
     return [f"{name}.json", f"{name}.md", f"{name}-throughput.png"]
 
 
@@ -541,7 +545,7 @@ def main_from_args(args: argparse.Namespace) -> int:
         raise ConfigError("--sweeps picks from the full grid; --quick has a sweep of its own")
     only = [key for key in SWEEPS if key in args.sweeps] if args.sweeps else None  # grid order
     start = time.perf_counter()
-    names = file_names(args.device, only)
+    names = file_names(args.device, only, args.quick)
     with updated_directory(args.out, names) as stage:  # checked before the minutes of work
         results = run(
             args.device,
@@ -551,8 +555,8 @@ def main_from_args(args: argparse.Namespace) -> int:
             progress=not args.quiet,
             only=only,
         )
-        (stage / names[0]).write_text(json_text(results))
-        (stage / names[1]).write_text(markdown(results))
+        (stage / names[0]).write_text(json_text(results), encoding="utf-8")
+        (stage / names[1]).write_text(markdown(results), encoding="utf-8")
         plot(results, stage / names[2])
     print(markdown(results))
     written = ", ".join(str(args.out / n) for n in names)
@@ -561,12 +565,14 @@ def main_from_args(args: argparse.Namespace) -> int:
         print(results["error"], file=sys.stderr)
     if results["interrupted"]:
         print(f"bench {results['interrupted']}; written what was measured", file=sys.stderr)
-        return 1 if results["error"] else 130
+        return 1 if results["error"] else results["exit_status"]
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    return main_from_args(build_parser().parse_args(argv))
+    args = build_parser().parse_args(argv)
+    with stop_signals():
+        return main_from_args(args)
 
 
 if __name__ == "__main__":

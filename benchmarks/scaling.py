@@ -273,8 +273,8 @@ def main(argv: list[str] | None = None) -> int:
     names = [f"scaling-{name}.json", f"scaling-{name}.md"]
     with updated_directory(args.out, names) as stage:  # checked before the minutes of work
         results = run(args.device, args.repeats)
-        (stage / names[0]).write_text(json_text(results))
-        (stage / names[1]).write_text(markdown(results))
+        (stage / names[0]).write_text(json_text(results), encoding="utf-8")
+        (stage / names[1]).write_text(markdown(results), encoding="utf-8")
     print(markdown(results))
     return 0
 

@@ -6,17 +6,21 @@ Layout of a run's checkpoint directory (``--checkpoint-dir CKPT``)::
                                 data fingerprint, so that --resume refuses another run
     <framework>/<model>/
         latest                  the name of the newest complete snapshot, replaced atomically
+        snapshots.json          the snapshots this run wrote: the only ones it may prune
         epoch-0007/
             weights.safetensors     the parameters in torch's layout: either port loads them
             optimizer.safetensors   the port's optimizer state and RNG state (for --resume)
             meta.json               model, options, task, classes, epoch, seed, history, run
                                     config, versions, framework and device
 
-A snapshot is written into a hidden staging directory and renamed into place; only then
-does ``latest`` move to it (temp file + rename), and then the snapshots that neither the
-new nor the previous ``latest`` names are pruned. A run killed at any moment leaves
-``latest`` naming a complete snapshot. Everything read back is validated, and every
-problem is a :class:`~dna_tutorial.errors.CheckpointError` naming the file.
+A snapshot is recorded in ``snapshots.json``, written into a hidden staging directory and
+renamed into place; only then does ``latest`` move to it (temp file + rename), and then
+the recorded snapshots that neither the new nor the previous ``latest`` names are pruned,
+each only if its manifest lists every file and folder in it, unchanged. A copy a user made
+(``epoch-best``), a file added beside a snapshot, anything else in the directory is left
+alone. A run killed at any moment leaves ``latest`` naming a complete snapshot. Everything
+read back is validated (the files against the checksums of the snapshot's manifest), and
+every problem is a :class:`~dna_tutorial.errors.CheckpointError` naming the file.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from __future__ import annotations
 import json
 import math
 import shutil
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,24 +38,28 @@ from dna_tutorial import provenance, registry
 from dna_tutorial.errors import CheckpointError, DataFileError, OutputError
 from dna_tutorial.files import (
     FORMAT,
+    MANIFEST,
     PROJECT,
     STAGING_MARK,
     atomic_write_json,
     atomic_write_text,
+    not_ours,
     read_json,
     read_manifest,
+    remove_owned,
     sha256,
     staged_directory,
 )
 from dna_tutorial.spec import ALPHABET
 from dna_tutorial.weights import load_weights, save_weights
 
-WEIGHTS, OPTIMIZER, META, LATEST, RUN = (
+WEIGHTS, OPTIMIZER, META, LATEST, RUN, OWNED = (
     "weights.safetensors",
     "optimizer.safetensors",
     "meta.json",
     "latest",
     "run.json",
+    "snapshots.json",
 )
 #: The lock file a run holds in its checkpoint directory.
 LOCK = ".dna-tutorial.lock"
@@ -118,31 +126,60 @@ def save_snapshot(
     meta: Mapping,
 ) -> Path:
     """Write one complete snapshot for epoch ``meta["epoch"]``, point ``latest`` at it and
-    prune the snapshots that neither it nor the previous ``latest`` names."""
+    prune the snapshots this run recorded that neither it nor the previous ``latest``
+    names (see the module docstring)."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     previous = _latest_name(directory)
     name = f"epoch-{int(meta['epoch']):04d}"
     meta = {**meta, "alphabet": ALPHABET, "versions": provenance.versions()}
+    owned = _owned(directory)
+    _record_owned(directory, [*owned, name])  # before it exists: a kill leaves nothing unowned
     with staged_directory(directory / name, "snapshot", lock=False) as stage:
         save_weights(stage / WEIGHTS, weights, {"model": meta["model"]})
         save_weights(stage / OPTIMIZER, optimizer)
         atomic_write_json(stage / META, meta)
     atomic_write_text(directory / LATEST, name + "\n")
     keep = {name, previous}
-    for old in directory.iterdir():
-        ours = old.is_dir() and not old.is_symlink()
-        snapshot = old.name.startswith("epoch-") and read_manifest(old) is not None
-        stale_stage = old.name.startswith(".epoch-") and (old / STAGING_MARK).exists()
-        if ours and old.name not in keep and (snapshot or stale_stage):
+    for old in directory.glob(".epoch-*"):  # stages of a killed run, marked from the start
+        if old.is_dir() and not old.is_symlink() and (old / STAGING_MARK).exists():
             shutil.rmtree(old, ignore_errors=True)
+    for old in dict.fromkeys(owned):
+        if old not in keep:
+            _prune(directory / old)
+    _record_owned(directory, [n for n in dict.fromkeys([*owned, name]) if n in keep])
     return directory / name
+
+
+def _owned(directory: Path) -> list[str]:
+    """The snapshots of ``directory`` that this run (or the run it resumes) wrote."""
+    path = directory / OWNED
+    if not path.exists():
+        return []
+    record = _read_json(path)
+    names = record.get("snapshots") if isinstance(record, dict) else None
+    if record.get("project") != PROJECT or not isinstance(names, list):
+        raise CheckpointError(f"{path} was not written by {PROJECT}; move it away first")
+    return [n for n in names if isinstance(n, str) and n.startswith("epoch-") and "/" not in n]
+
+
+def _record_owned(directory: Path, names: list[str]) -> None:
+    atomic_write_json(directory / OWNED, {"project": PROJECT, "format": FORMAT, "snapshots": names})
+
+
+def _prune(snapshot: Path) -> None:
+    """Delete ``snapshot`` if it is exactly as this project wrote it. One with a file or
+    folder a user added or changed stays, whole, and is no longer this run's to prune."""
+    manifest = None if snapshot.is_symlink() else read_manifest(snapshot)
+    ours = manifest is not None and manifest.get("kind") == "snapshot"
+    if ours and not_ours(snapshot, manifest) is None:
+        remove_owned(snapshot)  # checks each checksum again as it deletes
 
 
 def _latest_name(directory: Path) -> str | None:
     pointer = directory / LATEST
     try:
-        return pointer.read_text().strip() or None
+        return pointer.read_text(encoding="utf-8").strip() or None
     except FileNotFoundError:
         return None
     except (OSError, UnicodeDecodeError) as err:
@@ -184,6 +221,7 @@ def load_snapshot(directory: str | Path, optimizer: bool = True) -> Snapshot:
         inside = sorted(str(p.parent.relative_to(directory)) for p in directory.glob("*/*/latest"))
         hint = f"; it holds {', '.join(inside)}: pass one of those" if inside else ""
         raise CheckpointError(f"{directory} is not a model checkpoint (no '{LATEST}'){hint}")
+    _check_sums(snapshot, [META, WEIGHTS, *([OPTIMIZER] if optimizer else [])])
     meta = validate_meta(_read_json(snapshot / META), snapshot / META)
     weights = _arrays(snapshot / WEIGHTS)
     for key, array in weights.items():
@@ -191,6 +229,17 @@ def load_snapshot(directory: str | Path, optimizer: bool = True) -> Snapshot:
             raise CheckpointError(f"{snapshot / WEIGHTS}: tensor {key!r} holds NaN or infinity")
     arrays = _arrays(snapshot / OPTIMIZER) if optimizer else {}
     return Snapshot(snapshot, weights, arrays, meta)
+
+
+def _check_sums(snapshot: Path, names: list[str]) -> None:
+    """Refuse a snapshot whose files differ from the checksums its manifest recorded: a
+    flipped byte in a valid weights file would otherwise change every prediction."""
+    manifest = read_manifest(snapshot)
+    if manifest is None or manifest.get("kind") != "snapshot":
+        raise CheckpointError(f"{snapshot} holds no {MANIFEST} of a {PROJECT} snapshot")
+    reason = not_ours(snapshot, manifest, names)
+    if reason:
+        raise CheckpointError(f"{reason} (its SHA-256 differs from {snapshot / MANIFEST})")
 
 
 def _read_json(path: Path):
@@ -304,13 +353,21 @@ def _contents(root: Path) -> list[Path]:
     return [p for p in root.iterdir() if p.name != LOCK] if root.is_dir() else []
 
 
-def check_run(root: str | Path, run: Mapping, resume: bool, epochs: int | None = None) -> None:
+def check_run(
+    root: str | Path,
+    run: Mapping,
+    resume: bool,
+    epochs: int | None = None,
+    frameworks: Sequence[str] = (),
+) -> None:
     """Refuse to start unless ``root`` may hold this run; does not write anything.
 
     Without ``resume``, ``root`` must be absent or empty: a directory holding another run
     is refused (with how to resume it), and so is any other non-empty directory. With
-    ``resume``, ``root`` must hold a run whose settings equal ``run`` (``epochs`` aside) and
-    whose models have trained no more than ``epochs`` epochs.
+    ``resume``, ``root`` must hold a run whose settings equal ``run`` (``epochs`` aside),
+    begun in every port of ``frameworks`` (a port it never checkpointed would train from
+    scratch under the name of a resume), whose models have trained no more than
+    ``epochs`` epochs.
     """
     root = Path(root)
     if root.exists() and not root.is_dir():
@@ -334,12 +391,22 @@ def check_run(root: str | Path, run: Mapping, resume: bool, epochs: int | None =
     if not isinstance(saved, dict) or saved.get("project") != PROJECT:
         raise CheckpointError(f"{path} was not written by {PROJECT}")
     run = {"project": PROJECT, "format": FORMAT, **json_roundtrip(run)}
+    free = ("epochs", "frameworks")
     differ = sorted(
-        key for key in set(saved) | set(run) if key != "epochs" and saved.get(key) != run.get(key)
+        key for key in set(saved) | set(run) if key not in free and saved.get(key) != run.get(key)
     )
     if differ:
         details = "; ".join(f"{k}: was {saved.get(k)!r}, now {run.get(k)!r}" for k in differ)
         raise CheckpointError(f"cannot resume {root}: the run differs ({details})")
+    begun = saved.get("frameworks")
+    new = [fw for fw in frameworks if isinstance(begun, list) and fw not in begun]
+    if new:
+        hint = begun[0] if len(begun) == 1 else "both"
+        raise CheckpointError(
+            f"cannot resume {root} in {' and '.join(new)}: the run was checkpointed in "
+            f"{' and '.join(begun)} only; pass --framework {hint} (its weights load into "
+            "either port with predict and explain)"
+        )
     if epochs is not None:
         for pointer in sorted(root.glob(f"*/*/{LATEST}")):
             snapshot = latest_snapshot(pointer.parent)

@@ -7,6 +7,18 @@ from dataclasses import dataclass
 
 from dna_tutorial import registry, spec
 from dna_tutorial.errors import ConfigError
+from dna_tutorial.options import (
+    MAX_DEVICES,
+    MAX_EPOCHS,
+    MAX_SEED,
+    Block,
+    Choice,
+    Int,
+    Real,
+    Switch,
+    option,
+    out_of_range,
+)
 from dna_tutorial.schedule import SCHEDULES
 
 FRAMEWORKS = ("torch", "jax")
@@ -15,97 +27,210 @@ DEVICES = ("cpu", "cuda")
 #: ``jax.random.permutation``, float one-hot batches); ``fast`` swaps in the CPU engineering
 #: of ``jax_impl.fast`` (the same parameters and arithmetic, tested equal).
 JAX_IMPLS = ("fast", "textbook")
-#: The largest seed every framework accepts (NumPy's legacy seeding stops at 2**32 - 1).
-MAX_SEED = 2**32 - 1
+#: The JAX port's initialisations: like PyTorch's defaults, or Flax's own.
+WEIGHT_INITS = ("torch", "flax")
+
+_TRAIN, _MODEL, _DEEP, _SCALE = (
+    "training",
+    "models",
+    "the deeper CNN (--models deep or deep_multilabel)",
+    "scaling out",
+)
+
+
+def _takes(option: str) -> dict:
+    """The models whose constructors take ``option`` (see ``ModelSpec.options``)."""
+    users = [name for name, spec in registry.MODELS.items() if option in spec.options]
+    return {"used_by": lambda spec: option in spec.options, "users": ", ".join(users)}
+
+
+_SGD = {"used_by": lambda spec: spec.optimizer == "sgd", "users": "the SGD-trained models"}
+_ADAMW = {"used_by": lambda spec: spec.optimizer == "adamw", "users": "deep, deep_multilabel"}
+_FILTERS = {"used_by": lambda spec: spec.has_filters, "users": "models with filters"}
+
+
+def _frameworks(choice: str) -> tuple[str, ...]:
+    return FRAMEWORKS if choice == "both" else (choice,)
+
+
+def _some_frameworks(value) -> bool:
+    return isinstance(value, tuple) and bool(value) and set(value) <= set(FRAMEWORKS)
 
 
 @dataclass(frozen=True)
 class RunConfig:
-    """Everything that decides a run's numbers. The defaults are the notebook's."""
+    """Everything that decides a run's numbers. The defaults are the notebook's.
 
-    frameworks: tuple[str, ...] = FRAMEWORKS
-    epochs: int = spec.EPOCHS
-    seed: int = spec.SEED
-    batch_size: int = spec.BATCH_SIZE
-    learning_rate: float = spec.LEARNING_RATE
-    patience: int = spec.PATIENCE
-    num_filters: int = spec.NUM_FILTERS
-    kernel_size: int = spec.KERNEL_SIZE
-    #: The deeper CNN (``deep``, ``deep_multilabel``): blocks, dense layers, dropout, and
-    #: AdamW's rate, weight decay and warm-up epochs (the tutorial's models use SGD).
-    conv_blocks: tuple = spec.DEEP_BLOCKS
-    dense_units: tuple = spec.DEEP_DENSE
-    dropout: tuple = spec.DEEP_DROPOUT
-    adamw_lr: float = spec.ADAMW_LR
-    weight_decay: float = spec.WEIGHT_DECAY
-    warmup_epochs: int = spec.WARMUP_EPOCHS
-    schedule: str = spec.SCHEDULE
-    act_thresh: float = spec.ACT_THRESH
-    num_logo_seqs: int = spec.NUM_LOGO_SEQS
-    device: str = "cpu"
+    Each field is declared with its command-line flag and range (:mod:`dna_tutorial.options`):
+    ``dna-tutorial run`` builds its options from these declarations."""
+
+    frameworks: tuple[str, ...] = option(
+        FRAMEWORKS,
+        "which port to run (default: both, side by side)",
+        Choice((*FRAMEWORKS, "both")),
+        flag="--framework",
+        to_field=_frameworks,
+        check=_some_frameworks,
+    )
+    epochs: int = option(
+        spec.EPOCHS, f"training epochs per model (default {spec.EPOCHS})", Int(1, MAX_EPOCHS),
+        group=_TRAIN,
+    )  # fmt: skip
+    seed: int = option(spec.SEED, f"seed (default {spec.SEED})", Int(0, MAX_SEED), group=_TRAIN)
+    batch_size: int = option(
+        spec.BATCH_SIZE, f"training batch size (default {spec.BATCH_SIZE})", Int(), group=_TRAIN
+    )
+    learning_rate: float = option(
+        spec.LEARNING_RATE,
+        f"SGD learning rate (default {spec.LEARNING_RATE})",
+        Real(0, above=True),
+        flag="--lr",
+        group=_TRAIN,
+        **_SGD,
+    )
+    patience: int = option(
+        spec.PATIENCE,
+        f"stop after this many epochs without a better validation loss (default {spec.PATIENCE})",
+        Int(1, MAX_EPOCHS),
+        group=_TRAIN,
+    )
+    num_filters: int = option(
+        spec.NUM_FILTERS,
+        f"the CNNs' first-layer filters (default {spec.NUM_FILTERS})",
+        Int(),
+        group=_MODEL,
+        **_takes("num_filters"),
+    )
+    kernel_size: int = option(
+        spec.KERNEL_SIZE,
+        f"the CNNs' filter width (default {spec.KERNEL_SIZE})",
+        Int(),
+        group=_MODEL,
+        **_takes("kernel_size"),
+    )
+    conv_blocks: tuple = option(
+        spec.DEEP_BLOCKS,
+        "convolution blocks as filters:width:pool, e.g. 32:7:2 64:5:2 (the default)",
+        Block(),
+        nargs="+",
+        metavar="F:W:P",
+        group=_DEEP,
+        **_takes("conv_blocks"),
+    )
+    dense_units: tuple = option(
+        spec.DEEP_DENSE,
+        f"hidden dense layers (default {' '.join(map(str, spec.DEEP_DENSE))}; none: give the "
+        "flag alone)",
+        Int(),
+        nargs="*",
+        metavar="N",
+        group=_DEEP,
+        **_takes("dense_units"),
+    )
+    dropout: tuple = option(
+        spec.DEEP_DROPOUT,
+        f"dropout after each block and each dense layer (default {spec.DEEP_DROPOUT})",
+        Real(0, 1, below=True),
+        nargs=2,
+        metavar=("CONV", "DENSE"),
+        group=_DEEP,
+        **_takes("dropout"),
+    )
+    adamw_lr: float = option(
+        spec.ADAMW_LR,
+        f"AdamW's peak learning rate (default {spec.ADAMW_LR})",
+        Real(0, above=True),
+        group=_DEEP,
+        **_ADAMW,
+    )
+    weight_decay: float = option(
+        spec.WEIGHT_DECAY,
+        f"AdamW's decoupled weight decay (default {spec.WEIGHT_DECAY}, torch's)",
+        Real(0),
+        group=_DEEP,
+        **_ADAMW,
+    )
+    warmup_epochs: int = option(
+        spec.WARMUP_EPOCHS,
+        f"epochs of linear warm-up before the cosine decay (default {spec.WARMUP_EPOCHS})",
+        Int(0, MAX_EPOCHS),
+        group=_DEEP,
+        **_ADAMW,
+    )
+    schedule: str = option(
+        spec.SCHEDULE,
+        f"after the warm-up: cosine decay to 0 or the constant peak rate (default {spec.SCHEDULE})",
+        Choice(SCHEDULES),
+        group=_DEEP,
+        **_ADAMW,
+    )
+    act_thresh: float = option(
+        spec.ACT_THRESH,
+        "a filter position counts towards its logo where its activation exceeds this "
+        f"(default {spec.ACT_THRESH})",
+        Real(),
+        group=_MODEL,
+        **_FILTERS,
+    )
+    num_logo_seqs: int = option(
+        spec.NUM_LOGO_SEQS,
+        f"sequences drawn for the filter logos (default {spec.NUM_LOGO_SEQS:,})",
+        Int(1, 10_000_000),
+        group=_MODEL,
+        **_FILTERS,
+    )
+    device: str = option("cpu", "where to train (default cpu)", Choice(DEVICES))
     #: Models to train; empty means the task's defaults (see :meth:`model_names`).
-    models: tuple[str, ...] = ()
-    #: JAX only: ``"torch"`` initialises like PyTorch's defaults, ``"flax"`` like Flax's.
-    weight_init: str = "torch"
-    #: JAX only: ``"fast"`` or ``"textbook"`` (see ``JAX_IMPLS``).
-    jax_impl: str = "fast"
-    #: JAX only: train data-parallel over this many local devices (a mesh; see
-    #: ``jax_impl.scale``).
-    devices: int = 1
-    #: Multi-process data parallelism: torch DDP under ``torchrun``, or a multi-host JAX
-    #: mesh after ``jax.distributed.initialize()``; one framework at a time.
-    distributed: bool = False
+    models: tuple[str, ...] = option(
+        (),
+        "models to train (default: linear, cnn and classifier)",
+        Choice(lambda: registry.names()),
+        nargs="+",
+        group=_MODEL,
+        check=lambda v: isinstance(v, tuple) and set(v) <= set(registry.MODELS),
+    )
+    weight_init: str = option(
+        "torch",
+        "JAX weight init: like PyTorch's defaults (default) or Flax's",
+        Choice(WEIGHT_INITS),
+        flag="--jax-init",
+        port="jax",
+    )
+    jax_impl: str = option(
+        "fast",
+        "JAX: the lesson as written ('textbook': nn.Conv, jax.random.permutation) or with the "
+        "CPU engineering of jax_impl/fast.py ('fast', default; the same maths)",
+        Choice(JAX_IMPLS),
+        port="jax",
+    )
+    devices: int = option(
+        1,
+        "JAX: train data-parallel over N local devices (on CPU, N virtual devices)",
+        Int(1, MAX_DEVICES),
+        metavar="N",
+        group=_SCALE,
+        port="jax",
+    )
+    distributed: bool = option(
+        False,
+        "one process per device: torch DDP under torchrun, or a multi-host JAX mesh "
+        "(jax.distributed); pick one --framework",
+        Switch(),
+        group=_SCALE,
+    )
 
     def __post_init__(self) -> None:
-        problems = []
-        if not self.frameworks or set(self.frameworks) - set(FRAMEWORKS):
-            problems.append(f"frameworks must be drawn from {FRAMEWORKS}, got {self.frameworks}")
-        for name in (
-            "epochs",
-            "batch_size",
-            "patience",
-            "num_filters",
-            "kernel_size",
-            "num_logo_seqs",
-            "devices",
-        ):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < (0 if name == "epochs" else 1):
-                problems.append(f"{name} must be a positive integer, got {value!r}")
-        if not isinstance(self.seed, int) or not 0 <= self.seed <= MAX_SEED:
-            problems.append(f"seed must be an integer from 0 to {MAX_SEED}, got {self.seed!r}")
-        for name in ("learning_rate", "adamw_lr"):
-            if not getattr(self, name) > 0:
-                problems.append(f"{name} must be positive, got {getattr(self, name)}")
-        if not self.weight_decay >= 0 or not (
-            isinstance(self.warmup_epochs, int) and self.warmup_epochs >= 0
-        ):
-            problems.append("weight_decay and warmup_epochs must not be negative")
-        if self.schedule not in SCHEDULES:
-            problems.append(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
-        if not all(0 <= p < 1 for p in self.dropout) or len(self.dropout) != 2:
-            problems.append(f"dropout must be two rates in [0, 1), got {self.dropout}")
-        if not self.conv_blocks or not all(
-            len(b) == 3 and all(isinstance(v, int) and v >= 1 for v in b) for b in self.conv_blocks
-        ):
-            problems.append(
-                f"conv_blocks must be (filters, width, pool) triples, got {self.conv_blocks}"
-            )
-        if self.device not in DEVICES:
-            problems.append(f"device must be one of {DEVICES}, got {self.device!r}")
-        if set(self.models) - set(registry.MODELS):
-            problems.append(
-                f"models must be drawn from {sorted(registry.MODELS)}, got {self.models}"
-            )
-        if self.weight_init not in ("torch", "flax"):
-            problems.append(f"weight_init must be 'torch' or 'flax', got {self.weight_init!r}")
-        if self.jax_impl not in JAX_IMPLS:
-            problems.append(f"jax_impl must be one of {JAX_IMPLS}, got {self.jax_impl!r}")
+        problems = out_of_range(self)
         if self.distributed and len(self.frameworks) != 1:
             problems.append("distributed runs train one framework: pick torch or jax")
         if isinstance(self.devices, int) and self.devices > 1:
             if self.distributed:
                 problems.append("use devices (one process, JAX) or distributed, not both")
+            elif "torch" in self.frameworks:
+                problems.append(
+                    "devices (--devices) trains the JAX port data-parallel in one process; "
+                    "torch does that with --distributed under torchrun: use --framework jax"
+                )
             elif isinstance(self.batch_size, int) and self.batch_size % self.devices:
                 problems.append(
                     f"batch size {self.batch_size} does not split evenly over {self.devices} "

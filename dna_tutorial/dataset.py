@@ -8,9 +8,46 @@ import numpy as np
 import pandas as pd
 
 from dna_tutorial import spec
-from dna_tutorial.recipe import Split, score_classes, tutorial_split
+from dna_tutorial.options import Int, Switch, Text, option
+from dna_tutorial.recipe import Split, min_rows_for_split, score_classes, tutorial_split
 from dna_tutorial.sequences import decode_codes, kmers
 from dna_tutorial.synthetic import TUTORIAL_MOTIFS, Motif, planted_motifs, synthetic_codes
+
+_SYNTHETIC = "a bigger synthetic task than the 8-mers"
+
+
+@dataclass(frozen=True)
+class SyntheticOptions:
+    """``run``'s bigger synthetic tasks: random sequences scored by the tutorial's rule
+    (``synthetic_task``), or planted motifs to detect (``planted_task``)."""
+
+    seq_len: int | None = option(
+        None, "random sequences of length L scored by the tutorial's rule", Int(),
+        metavar="L", group=_SYNTHETIC,
+    )  # fmt: skip
+    num_seqs: int = option(
+        100_000,
+        "how many (default 100,000; with --seq-len)",
+        Int(min_rows_for_split(spec.SPLIT_FRAC), 10**9),
+        metavar="N",
+        group=_SYNTHETIC,
+    )
+    per_occurrence: bool = option(
+        False, "count a motif's bonus at every occurrence (with --seq-len)", Switch(),
+        group=_SYNTHETIC,
+    )  # fmt: skip
+    planted: str | None = option(
+        None,
+        "instead of scores: which motifs each sequence holds (a multi-label task, trained by "
+        "deep_multilabel). MOTIFS: 'tutorial' (TAT and GCG, the default) or "
+        "'jaspar:MA0079.3,MA0083.3,...' (JASPAR 2024 PWMs; needs the [motifs] extra); with "
+        "--seq-len (default 200)",
+        Text(),
+        nargs="?",
+        const="tutorial",
+        metavar="MOTIFS",
+        group=_SYNTHETIC,
+    )
 
 
 @dataclass(frozen=True)

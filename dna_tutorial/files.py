@@ -5,18 +5,24 @@ The rules every command follows:
 - **Atomic files.** A file is written to a temporary sibling, flushed and renamed over its
   destination: readers see the old file or the new one, never a partial one.
 - **Marked directories.** Every output directory this project writes holds a manifest,
-  ``.dna-tutorial.json`` (the project's name, a format version, what kind of output, and the
-  SHA-256 of every file it wrote), written last. A directory is replaced, or a file in it
-  overwritten, only if the manifest says this project wrote it and it is unchanged since:
-  a folder of someone's notes that happens to hold a ``metrics.json`` is refused, and so
-  is a report to which a user added a file.
+  ``.dna-tutorial.json`` (the project's name, a format version, what kind of output, the
+  SHA-256 of every file it wrote and every folder it made), written last. A directory is
+  replaced, or a file in it overwritten, only if the manifest says this project wrote it
+  and it is unchanged since: a folder of someone's notes that happens to hold a
+  ``metrics.json`` is refused, and so is a report to which a user added a file or a folder.
+- **Deleting only what is ours.** Whatever is deleted (an earlier report, a pruned
+  snapshot) is checked against its manifest at the moment of deleting: files whose
+  checksum matches and folders the manifest lists go; anything else stays where it is.
 - **Staged directories.** A report is built in a hidden sibling and moved into place when
   complete; a failed run leaves the old report (or nothing) behind, and a stranded stage
   is named in the error. Stale stages of killed runs are cleaned up, and only those.
 - **One run at a time.** A run holds an exclusive lock (``fcntl.flock``) on each directory
   it writes; a second run is refused, not mixed in.
 - **Checks first.** Destinations are checked (writable, not a mount point, not the current
-  directory, not overlapping each other or the inputs) before any long work starts.
+  directory, not overlapping each other or the inputs) before any long work starts, and
+  again, under the lock, before the finished output moves in: a directory that stopped
+  being replaceable meanwhile is left alone, and the complete new output is kept beside it
+  under a name the error gives.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ import os
 import re
 import shutil
 import tempfile
+import warnings
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
@@ -44,6 +51,11 @@ MANIFEST = ".dna-tutorial.json"
 STAGING_MARK = ".dna-tutorial-staging"
 #: What a lock file of ours that we did not create ourselves holds: the pid of its last run.
 _LOCK_TEXT = re.compile(r"pid \d+")
+
+
+class KeptNotice(UserWarning):
+    """Something was left in place because it is not this project's to delete; the
+    command line prints it as one line."""
 
 
 def _umask() -> int:
@@ -142,6 +154,27 @@ def _listing(directory: Path) -> dict[str, Path]:
     return out
 
 
+def _folders(directory: Path) -> dict[str, Path]:
+    """Every folder below ``directory`` (not links to one), by path relative to it."""
+    out = {}
+    for root, dirs, _ in os.walk(directory):
+        for name in dirs:
+            path = Path(root, name)
+            if not path.is_symlink():
+                out[path.relative_to(directory).as_posix()] = path
+    return out
+
+
+def _our_folders(manifest: dict) -> set[str]:
+    """The folders a manifest makes ours: those it lists and those that hold its files
+    (a manifest written before folders were listed names only files)."""
+    folders = set(manifest.get("folders") or ())
+    for name in manifest["files"]:
+        parts = name.split("/")[:-1]
+        folders.update("/".join(parts[: i + 1]) for i in range(len(parts)))
+    return folders
+
+
 def read_manifest(directory: Path) -> dict | None:
     """The manifest of ``directory``, or None if it has none or it is not ours."""
     try:
@@ -153,27 +186,36 @@ def read_manifest(directory: Path) -> dict | None:
         and manifest.get("project") == PROJECT
         and manifest.get("format") == FORMAT
         and isinstance(manifest.get("files"), dict)
+        and isinstance(manifest.get("folders", []), list)
     )
     return manifest if ok else None
 
 
 def write_manifest(directory: Path, kind: str, files: Mapping[str, str] | None = None) -> None:
-    """Record ``files`` (name -> SHA-256; default: every file now in ``directory``) as
-    written by this project. The manifest is written last, so its presence means done."""
+    """Record ``files`` (name -> SHA-256; default: every file now in ``directory``) and
+    every folder now below it as written by this project. The manifest is written last,
+    so its presence means done."""
     if files is None:
         files = {
             name: sha256(path)
             for name, path in _listing(directory).items()
             if name not in (MANIFEST, STAGING_MARK)
         }
-    manifest = {"project": PROJECT, "format": FORMAT, "kind": kind, "files": dict(files)}
+    manifest = {
+        "project": PROJECT,
+        "format": FORMAT,
+        "kind": kind,
+        "files": dict(files),
+        "folders": sorted(_folders(directory)),
+    }
     atomic_write_json(directory / MANIFEST, manifest)
 
 
-def _foreign(directory: Path, manifest: dict, names: Iterable[str] | None = None) -> str | None:
-    """Why a file below ``directory`` is not this project's, or None if all are ours.
+def not_ours(directory: Path, manifest: dict, names: Iterable[str] | None = None) -> str | None:
+    """Why something below ``directory`` is not this project's, or None if all is ours.
 
-    ``names`` limits the check to those files (those about to be overwritten)."""
+    ``names`` limits the check to those files (those about to be overwritten); without
+    it, folders are checked too."""
     listing = _listing(directory)
     for name in sorted(listing if names is None else (n for n in names if n in listing)):
         if name in (MANIFEST, STAGING_MARK):
@@ -183,7 +225,47 @@ def _foreign(directory: Path, manifest: dict, names: Iterable[str] | None = None
             return f"{path} was not written by {PROJECT}"
         if sha256(path) != manifest["files"][name]:
             return f"{path} has changed since {PROJECT} wrote it"
+    if names is None:
+        ours = _our_folders(manifest)
+        for name, path in sorted(_folders(directory).items()):
+            if name not in ours:
+                return f"the folder {path} was not made by {PROJECT}"
     return None
+
+
+def remove_owned(directory: Path) -> list[Path]:
+    """Delete what ``directory``'s manifest says this project wrote and is unchanged, at
+    this moment, checksum by checksum; keep everything else. Returns what was kept
+    (empty when ``directory`` is gone). A directory without a manifest of ours is kept whole.
+    """
+    manifest = read_manifest(directory)
+    if manifest is None or directory.is_symlink():
+        return [directory]
+    kept = []
+    for name, path in sorted(_listing(directory).items()):
+        if name in (MANIFEST, STAGING_MARK):
+            continue
+        if path.is_symlink() or manifest["files"].get(name) != sha256(path):
+            kept.append(path)
+        else:
+            path.unlink()
+    ours = _our_folders(manifest)
+    for name, path in sorted(_folders(directory).items(), reverse=True):  # deepest first
+        with contextlib.suppress(OSError):  # not empty: something in it was kept
+            if name in ours:
+                path.rmdir()
+        if path.exists() and not any(p.is_relative_to(path) for p in kept):
+            kept.append(path)  # an empty folder of the user's
+    if kept:
+        return kept
+    for name in (MANIFEST, STAGING_MARK):
+        with contextlib.suppress(FileNotFoundError):
+            (directory / name).unlink()
+    try:
+        directory.rmdir()
+    except OSError:
+        return [p for p in directory.iterdir()]  # appeared just now: not ours
+    return []
 
 
 def check_replaceable(final: str | Path, kind: str) -> None:
@@ -216,7 +298,7 @@ def check_replaceable(final: str | Path, kind: str) -> None:
                 f"refusing to replace {final}: it holds {PROJECT}'s {manifest.get('kind')} "
                 f"output, not its {kind} output"
             )
-        reason = _foreign(final, manifest)
+        reason = not_ours(final, manifest)
         if reason:
             raise OutputError(f"refusing to replace {final}: {reason}; move it away first")
     check_writable(final.parent)
@@ -274,7 +356,11 @@ def exclusive_lock(path: Path, what: str) -> Iterator[None]:
     both believe they hold it.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    check_writable(path.parent)  # before anything is created: one line, not a traceback
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise OutputError(f"cannot create {path.parent}: {err.strerror or err}") from None
     while True:
         try:
             fd, created = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644), True
@@ -283,6 +369,13 @@ def exclusive_lock(path: Path, what: str) -> Iterator[None]:
                 fd, created = os.open(path, os.O_RDWR), False
             except FileNotFoundError:
                 continue  # removed by its holder between the two opens
+            except OSError as err:  # a folder, a socket, a file we may not open
+                raise OutputError(
+                    f"{path} is in the way of {PROJECT}'s lock file ({err.strerror or err}); "
+                    "move it away first"
+                ) from None
+        except OSError as err:
+            raise OutputError(f"cannot create {path}: {err.strerror or err}") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as err:
@@ -331,34 +424,40 @@ def lock_path(final: Path) -> Path:
 def _clean_stale_stages(final: Path) -> None:
     """Remove the staging and old-report siblings of ``final`` that killed runs left.
 
-    Only directories carrying this project's staging mark or manifest are removed; the
+    A stage carries this project's staging mark from its first moment and is removed
+    whole; an old report only as far as its manifest says it is ours and unchanged. The
     caller holds ``final``'s lock, so no live run is using them."""
     for sibling in final.parent.glob(f".{final.name}.*-*"):
         kind = sibling.name[len(final.name) + 2 :].split("-", 1)[0]
         if kind not in ("partial", "old") or not sibling.is_dir() or sibling.is_symlink():
             continue
-        if (sibling / STAGING_MARK).exists() or read_manifest(sibling) is not None:
+        if kind == "partial" and (sibling / STAGING_MARK).exists():
             shutil.rmtree(sibling, ignore_errors=True)
+        elif kind == "old":
+            remove_owned(sibling)
 
 
 @contextlib.contextmanager
 def staged_directory(final: str | Path, kind: str, lock: bool = True) -> Iterator[Path]:
     """Build a directory's contents in a hidden sibling and move it into place at the end.
 
-    ``final`` must pass :func:`check_replaceable` (checked again here, under the lock). On
-    success the manifest is written into the stage last and the stage replaces ``final``;
-    on any error the stage is deleted and ``final`` is left as it was. If the final move
-    fails, the error names the stage, which then holds the complete output. Stages that
-    killed runs left beside ``final`` are cleaned up first. ``lock=False``: the caller
-    already holds a lock that covers ``final``.
+    ``final`` must pass :func:`check_replaceable`, checked on entry (under the lock) and
+    again just before the move. On success the manifest is written into the stage last and
+    the stage replaces ``final``; the earlier output is deleted as far as it is this
+    project's (:func:`remove_owned`). On any error the stage is deleted and ``final`` is
+    left as it was. If ``final`` stopped being replaceable while the work ran (a user added
+    a file), or the final move fails, ``final`` is left alone and the error names the
+    complete output, kept beside it. Stages that killed runs left beside ``final`` are
+    cleaned up first. ``lock=False``: the caller already holds a lock that covers ``final``.
     """
     final = output_path(final)
+    check_writable(final.parent)
     guard = exclusive_lock(lock_path(final), str(final)) if lock else contextlib.nullcontext()
     with guard:
         check_replaceable(final, kind)
         _clean_stale_stages(final)
-        final.parent.mkdir(parents=True, exist_ok=True)
         try:
+            final.parent.mkdir(parents=True, exist_ok=True)
             stage = Path(
                 tempfile.mkdtemp(prefix=f".{final.name}.partial-{os.getpid()}-", dir=final.parent)
             )
@@ -376,7 +475,23 @@ def staged_directory(final: str | Path, kind: str, lock: bool = True) -> Iterato
             if refused:
                 raise refused from err
             raise
+        try:  # again: the work may have taken minutes, and a user may have added a file
+            check_replaceable(final, kind)
+        except OutputError as err:
+            kept = _keep(stage, final, "new")
+            raise OutputError(f"{err}; the new {kind} is complete in {kept}") from None
         _move_into_place(stage, final)
+
+
+def _keep(stage: Path, final: Path, what: str) -> Path:
+    """Give a complete output that cannot go where it was meant to a visible name beside
+    it (``report.new-<pid>``), so that no later run takes it for a stale stage."""
+    kept = final.with_name(f"{final.name}.{what}-{os.getpid()}")
+    try:
+        os.replace(stage, kept)
+    except OSError:
+        return stage  # the name is taken or the disk refuses: it stays where it is
+    return kept
 
 
 def _move_into_place(stage: Path, final: Path) -> None:
@@ -394,8 +509,13 @@ def _move_into_place(stage: Path, final: Path) -> None:
             f"could not move the finished output into {final} ({err.strerror or err}); "
             f"it is complete in {stage}"
         ) from err
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+    if old is not None and remove_owned(old):
+        # Something of the user's reached the earlier output in the instant before it
+        # moved: it stays, under a name they can find.
+        kept = _keep(old, final, "previous")
+        warnings.warn(
+            KeptNotice(f"kept {kept}: it holds files {PROJECT} did not write"), stacklevel=2
+        )
 
 
 @contextlib.contextmanager
@@ -409,9 +529,10 @@ def updated_directory(directory: str | Path, names: Iterable[str]) -> Iterator[P
     """
     directory = output_path(directory)
     names = list(names)
+    _overwritable(directory, names)  # what the user can fix, before anything is created
+    check_writable(directory)
     with exclusive_lock(lock_path(directory), str(directory)):
         _overwritable(directory, names)
-        check_writable(directory)
         directory.mkdir(parents=True, exist_ok=True)
         for stale in directory.glob(".results.partial-*"):
             if (stale / STAGING_MARK).exists():
@@ -474,7 +595,7 @@ def _overwritable(directory: Path, names: list[str]) -> dict | None:
             f"refusing to overwrite {directory / present[0]}: {directory} holds no "
             f"{MANIFEST} of {PROJECT}; choose another directory"
         )
-    reason = present and _foreign(directory, manifest, present)
+    reason = present and not_ours(directory, manifest, present)
     if reason:
         raise OutputError(f"refusing to overwrite: {reason}; move it away first")
     return manifest

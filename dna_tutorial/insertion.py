@@ -104,6 +104,8 @@ def insertion_effects(
         for position in _positions(seq_len - len(word) + 1)
     ]
     after = [seq for _, _, seqs in plan for seq in seqs]
+    if not after:  # the sequences are shorter than every word: nothing to insert
+        return pd.DataFrame(columns=["inserted", "position", "truth", "shift", "motif_effect"])
     base = _predict(predict, before)
     shift = _predict(predict, after) - np.tile(base, len(plan))
     letters = _letters(after) - np.tile(_letters(before), len(plan))

@@ -29,6 +29,7 @@ import numpy as np
 
 from dna_tutorial.dataset import TutorialData
 from dna_tutorial.errors import DataFileError
+from dna_tutorial.options import File, Int, Text, option
 from dna_tutorial.recipe import min_rows_for_split, tutorial_split
 from dna_tutorial.sequences import InvalidSequenceError, encode_codes
 from dna_tutorial.spec import SEED, SPLIT_FRAC, UNKNOWN_BASE
@@ -38,6 +39,33 @@ TSV_SUFFIXES = {".tsv", ".tab", ".txt"}
 #: The most classes ``--task classify`` accepts: a target with more distinct values is
 #: almost surely a measurement to regress on, and a confusion matrix beyond this is unreadable.
 MAX_CLASSES = 50
+
+
+_READING = "your own data (CSV, TSV or FASTA, optionally gzipped)"
+
+
+@dataclass(frozen=True)
+class ReadOptions:
+    """How to read a data file: :func:`read_records`'s keywords, declared as the options
+    that ``run``, ``predict`` and ``explain`` share."""
+
+    seq_col: str = option("seq", "sequence column (default 'seq')", Text(), group=_READING)
+    target_col: str = option(
+        "score", "target column, or the FASTA header key (default 'score')", Text(),
+        group=_READING,
+    )  # fmt: skip
+    id_col: str = option("id", "id column, if any (default 'id')", Text(), group=_READING)
+    labels: Path | None = option(
+        None, "for FASTA: a CSV/TSV table of id and target columns", File(), metavar="TABLE",
+        group=_READING,
+    )  # fmt: skip
+    pad_to: int | None = option(
+        None, "pad shorter sequences with N to length L", Int(), metavar="L", group=_READING
+    )
+    trim_to: int | None = option(
+        None, "cut longer sequences to their first L letters", Int(), metavar="L",
+        group=_READING,
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -190,6 +218,14 @@ def _side_table(records: Records, labels: Path, id_col: str, target_col: str) ->
         if row[id_col] in table:
             raise DataFileError(f"{labels}, line {line}: id {row[id_col]!r} appears twice")
         table[row[id_col]] = row[target_col]
+    seen: dict[str, str] = {}
+    for i, where in zip(records.ids, records.where):
+        if i in seen:
+            raise DataFileError(
+                f"{records.path}, {where}: id {i!r} also names {seen[i]}; --labels joins "
+                "targets by id, so each id must be unique"
+            )
+        seen[i] = where
     missing = [i for i in records.ids if i not in table]
     if missing:
         raise DataFileError(

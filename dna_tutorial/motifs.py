@@ -55,14 +55,14 @@ def write_meme(counts: np.ndarray, path: str | Path, names: list[str] | None = N
             "",
         ]
     path = Path(path)
-    path.write_text("\n".join(lines))
+    path.write_text("\n".join(lines), encoding="utf-8")
     return path
 
 
 def read_meme(path: str | Path) -> dict[str, np.ndarray]:
     """Read the letter-probability matrices of a MEME file: {motif name: (w, 4) array}."""
     motifs: dict[str, np.ndarray] = {}
-    lines = Path(path).read_text().splitlines()
+    lines = Path(path).read_text(encoding="utf-8").splitlines()
     i = 0
     while i < len(lines):
         if lines[i].startswith("MOTIF "):

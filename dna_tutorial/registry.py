@@ -50,6 +50,18 @@ class Param:
 
 
 @dataclass(frozen=True)
+class Size:
+    """A model's size at one length, framework-free, per example.
+
+    ``floats``: every value one forward pass makes (each layer's output, and the windows a
+    convolution computed as one matmul gathers: ``jax_impl.fast``'s im2col).
+    ``params``: its parameters and running statistics."""
+
+    floats: int
+    params: int
+
+
+@dataclass(frozen=True)
 class ModelSpec:
     """A registered model.
 
@@ -75,6 +87,12 @@ class ModelSpec:
     #: How a run trains it: ``sgd`` (the notebook's SGD, constant rate) or ``adamw`` (AdamW
     #: with weight decay, warm-up and cosine schedule: the deeper model's).
     optimizer: str = "sgd"
+    #: Its size at a length and options (see :class:`Size`); ValueError where it cannot
+    #: take that length. What a run's memory is estimated from, before anything is built.
+    size: Callable[[int, Mapping[str, Any]], Size] | None = None
+    #: The run options its constructors take besides ``seq_len`` and ``num_classes``
+    #: (``num_filters``, ...): a run refuses one that none of its models would use.
+    options: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.task not in TASKS:
@@ -84,6 +102,11 @@ class ModelSpec:
 
     def params(self, options: Mapping[str, Any] | None = None) -> tuple[Param, ...]:
         return tuple(self.layout(options or {}))
+
+    def size_at(self, seq_len: int, options: Mapping[str, Any] | None = None) -> Size | None:
+        """:class:`Size` at ``seq_len`` (None if the spec does not say); ValueError naming
+        the option when the model cannot take sequences that long or short."""
+        return None if self.size is None else self.size(seq_len, options or {})
 
 
 def hashable(options: Mapping[str, Any]) -> dict:
@@ -140,6 +163,46 @@ def _linear(_: Mapping) -> list[Param]:
     ]
 
 
+class TooShort(ValueError):
+    """A model that cannot take sequences this short; ``need`` the shortest it takes, when
+    one length fixes it."""
+
+    def __init__(self, message: str, need: int | None = None):
+        super().__init__(message)
+        self.need = need
+
+
+def _linear_size(seq_len: int, options: Mapping) -> Size:
+    return Size(floats=4 * seq_len + 1, params=4 * seq_len + 1)
+
+
+def _cnn_size(outputs: Callable[[Mapping], int]) -> Callable[[int, Mapping], Size]:
+    def size(seq_len: int, options: Mapping) -> Size:
+        from dna_tutorial.spec import KERNEL_SIZE, NUM_FILTERS
+
+        filters = options.get("num_filters", NUM_FILTERS)
+        width = options.get("kernel_size", KERNEL_SIZE)
+        positions = seq_len - width + 1
+        if positions < 1:
+            raise TooShort(
+                f"the sequences have length {seq_len}, shorter than the CNN's filters "
+                f"(--kernel-size {width})",
+                need=width,
+            )
+        out = outputs(options)
+        conv = filters * positions  # conv, ReLU and flatten: each one (F, P)
+        return Size(
+            floats=positions * width * 4 + 3 * conv + out,
+            params=filters * (4 * width + 1) + (conv + 1) * out,
+        )
+
+    return size
+
+
+CNN_OPTIONS = ("num_filters", "kernel_size")
+DEEP_OPTIONS = ("conv_blocks", "dense_units", "dropout")
+
+
 def _cnn(conv_layout: str) -> Callable[[Mapping], list[Param]]:
     # torch's nn.Sequential numbers its layers conv_net.0..3; Flax's names them layers_0..3.
     def layout(_: Mapping) -> list[Param]:
@@ -167,6 +230,7 @@ register(
         _linear,
         has_filters=False,
         summary="flatten the one-hot sequence, one linear layer (step 3)",
+        size=_linear_size,
     )
 )
 register(
@@ -178,6 +242,8 @@ register(
         _cnn("conv1d"),
         summary="Conv1d (32 filters of width 3), ReLU, linear layer (step 3)",
         fast="jax_impl.fast:DNA_CNN",
+        size=_cnn_size(lambda options: 1),
+        options=CNN_OPTIONS,
     )
 )
 register(
@@ -188,6 +254,8 @@ register(
         "jax_impl.models:DNA_CNN2d",
         _cnn("conv2d"),
         summary="the CNN with a Conv2d spanning the four one-hot rows (footnote 1)",
+        size=_cnn_size(lambda options: 1),
+        options=CNN_OPTIONS,
     )
 )
 register(
@@ -199,6 +267,8 @@ register(
         _cnn("conv1d"),
         summary="the CNN with one logit per class, cross-entropy (footnote 2)",
         fast="jax_impl.fast:DNA_CNNClassifier",
+        size=_cnn_size(lambda options: options.get("num_classes", 3)),
+        options=CNN_OPTIONS,
     )
 )
 
@@ -243,6 +313,36 @@ def _deep(options: Mapping) -> list[Param]:
     return params
 
 
+def _deep_size(outputs: Callable[[Mapping], int]) -> Callable[[int, Mapping], Size]:
+    def size(seq_len: int, options: Mapping) -> Size:
+        from dna_tutorial.spec import DEEP_BLOCKS, DEEP_DENSE
+
+        valid = options.get("padding", "same") == "valid"
+        blocks = options.get("conv_blocks", DEEP_BLOCKS)
+        length, channels, floats, params = seq_len, 4, 0, 0
+        for filters, width, pool in blocks:
+            conv = length - (width - 1 if valid else 0)
+            if conv // pool < 1:
+                blocks = " ".join(":".join(map(str, b)) for b in blocks)
+                raise TooShort(
+                    f"--conv-blocks {blocks} leave no positions of a sequence of {seq_len} "
+                    "(use narrower filters, smaller pools or fewer blocks)"
+                )
+            # windows (im2col), conv, BatchNorm, ReLU; then max-pool and dropout
+            floats += conv * width * channels + 3 * conv * filters + 2 * (conv // pool) * filters
+            params += width * channels * filters + 4 * filters
+            length, channels = conv // pool, filters
+        features = length * channels
+        for units in options.get("dense_units", DEEP_DENSE):
+            floats += 4 * units  # dense, BatchNorm, ReLU, dropout
+            params += features * units + 4 * units
+            features = units
+        out = outputs(options)
+        return Size(floats=floats + out, params=params + (features + 1) * out)
+
+    return size
+
+
 #: Small shapes of the deeper CNN for tests and parity: no dropout (masks from two RNGs
 #: cannot match), 'same' and 'valid' padding, one or two blocks and dense layers.
 DEEP_EXAMPLES = (
@@ -265,6 +365,8 @@ register(
         examples=DEEP_EXAMPLES,
         optimizer="adamw",
         fast="jax_impl.fast:DNA_DeepCNN",
+        size=_deep_size(lambda options: 1),
+        options=DEEP_OPTIONS,
     )
 )
 register(
@@ -278,5 +380,7 @@ register(
         examples=DEEP_EXAMPLES,
         optimizer="adamw",
         fast="jax_impl.fast:DNA_DeepCNNMultilabel",
+        size=_deep_size(lambda options: options.get("num_classes", 3)),
+        options=DEEP_OPTIONS,
     )
 )

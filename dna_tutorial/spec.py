@@ -72,3 +72,13 @@ WARMUP_EPOCHS = 1
 SCHEDULE = "cosine"  # after the warm-up (or "constant")
 #: Sequences `explain` attributes unless told otherwise (ISM runs 4 L mutants of each).
 MAX_EXPLAINED = 1000
+
+# --- Work in batches: each port's default rows per model call ---------------------------
+#: Predictions. The command line sizes them from memory (``dna_tutorial.memory``).
+PREDICT_BATCH_SIZE = 8192
+#: ISM's mutants (4 per position) and saliency's sequences: an 8-mer's 32 mutants, and
+#: every position of sequences up to 256 nt, run as one call.
+ATTRIBUTION_BATCH_SIZE = 1024
+#: Sequences per conv call for the filter logos: for 10,000-nt sequences and 32 filters,
+#: the conv output of 256 of them is 330 MB; of all 3,000 logo sequences, 3.8 GB.
+FILTER_BATCH_SIZE = 256

@@ -423,6 +423,14 @@ def figure(results: dict, path: Path, shown: int = 10) -> Path:
 NAMES = ("koo_eddy.md", "koo_eddy.json", "koo_eddy_logos.png")
 
 
+def file_names(setup: Setup) -> tuple[str, ...]:
+    """What a run writes: ``NAMES``, or for ``--quick`` ``koo_eddy-quick.*``, so that a
+    quick run never replaces the full reproduction's results."""
+    if replace(setup, seeds=FULL.seeds) != QUICK:
+        return NAMES
+    return tuple(n.replace("koo_eddy", "koo_eddy-quick", 1) for n in NAMES)
+
+
 def run(
     out: Path,
     setup: Setup = FULL,
@@ -442,7 +450,8 @@ def run(
     if setup.seeds != FULL.seeds:
         command += " --seeds " + " ".join(map(str, setup.seeds))
     start, info = time.perf_counter(), provenance.run_info()  # the commit as the run starts
-    with updated_directory(out, NAMES) as stage:  # checked before the minutes of work
+    names = file_names(setup)
+    with updated_directory(out, names) as stage:  # checked before the minutes of work
         data = dataset(setup.num_seqs)
         database = jaspar.vertebrates(RELEASE)
         rows = []
@@ -471,7 +480,7 @@ def run(
             "runs": rows,
             "seconds": time.perf_counter() - start,
         }
-        (stage / "koo_eddy.json").write_text(json_text(results))
-        (stage / "koo_eddy.md").write_text(markdown(results))
-        figure(results, stage / "koo_eddy_logos.png")
+        (stage / names[1]).write_text(json_text(results), encoding="utf-8")
+        (stage / names[0]).write_text(markdown(results), encoding="utf-8")
+        figure(results, stage / names[2])
     return results

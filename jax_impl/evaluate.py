@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from dna_tutorial.metrics import r2_score
-from dna_tutorial.spec import SPOT_CHECKS
+from dna_tutorial.spec import PREDICT_BATCH_SIZE, SPOT_CHECKS
 from jax_impl.data import one_hot_encode, score_seqs
 
 
@@ -21,7 +21,7 @@ def _apply(model: nn.Module, variables, xb: jax.Array) -> jax.Array:
     return model.apply(variables, xb)  # train=False: evaluation mode
 
 
-def predict(model: nn.Module, variables, x, batch_size: int = 8192) -> np.ndarray:
+def predict(model: nn.Module, variables, x, batch_size: int = PREDICT_BATCH_SIZE) -> np.ndarray:
     """Model outputs for one-hot inputs ``x`` (N, L, 4): float32 array (N, out_features)."""
     outs = [
         np.asarray(_apply(model, variables, jnp.asarray(x[i : i + batch_size], jnp.float32)))
@@ -30,9 +30,18 @@ def predict(model: nn.Module, variables, x, batch_size: int = 8192) -> np.ndarra
     return np.concatenate(outs)
 
 
-def predict_seqs(model: nn.Module, variables, seqs: Sequence[str]) -> np.ndarray:
-    """One-hot encode ``seqs`` and predict: float32 array (N, out_features)."""
-    return predict(model, variables, one_hot_encode(seqs))
+def predict_seqs(
+    model: nn.Module, variables, seqs: Sequence[str], batch_size: int = PREDICT_BATCH_SIZE
+) -> np.ndarray:
+    """One-hot encode ``seqs`` and predict: float32 array (N, out_features).
+
+    A batch at a time: the one-hot rows of every sequence at once take 16 bytes a base.
+    """
+    outs = []
+    for i in range(0, len(seqs), batch_size):
+        x = one_hot_encode(seqs[i : i + batch_size])
+        outs.append(predict(model, variables, x, batch_size))
+    return np.concatenate(outs)
 
 
 def parity_pred(model: nn.Module, variables, df: pd.DataFrame) -> tuple[float, pd.DataFrame]:

@@ -39,7 +39,7 @@ from flax import struct
 from dna_tutorial import registry
 from dna_tutorial.registry import resolve
 from dna_tutorial.sequences import encode_codes
-from dna_tutorial.spec import ALPHABET, BATCH_SIZE
+from dna_tutorial.spec import ALPHABET, BATCH_SIZE, PREDICT_BATCH_SIZE
 from jax_impl import data, evaluate, models
 
 # --- Layers --------------------------------------------------------------------------------
@@ -325,7 +325,9 @@ def build_dataloaders(
 
 
 @functools.partial(jax.jit, static_argnames=("model", "batch_size"))
-def predict_codes(model: nn.Module, variables, codes: jax.Array, batch_size: int = 8192):
+def predict_codes(
+    model: nn.Module, variables, codes: jax.Array, batch_size: int = PREDICT_BATCH_SIZE
+):
     """Model outputs for integer-coded sequences (N, L): float32 (N, out_features).
 
     Rows are one-hot encoded batch by batch inside one compiled ``lax.map``; the last
@@ -338,9 +340,17 @@ def predict_codes(model: nn.Module, variables, codes: jax.Array, batch_size: int
     return outs.reshape(-1, outs.shape[-1])[:n]
 
 
-def predict_seqs(model: nn.Module, variables, seqs: Sequence[str], batch_size: int = 8192):
-    """``evaluate.predict_seqs`` from int8 codes: float32 array (N, out_features)."""
-    return np.asarray(predict_codes(model, variables, encode(seqs), batch_size))
+def predict_seqs(
+    model: nn.Module, variables, seqs: Sequence[str], batch_size: int = PREDICT_BATCH_SIZE
+):
+    """``evaluate.predict_seqs`` from int8 codes: float32 array (N, out_features).
+
+    A batch of sequences is encoded at a time, so memory holds one batch's codes."""
+    outs = [
+        np.asarray(predict_codes(model, variables, encode(seqs[i : i + batch_size]), batch_size))
+        for i in range(0, len(seqs), batch_size)
+    ]
+    return np.concatenate(outs)
 
 
 class Impl(NamedTuple):

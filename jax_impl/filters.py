@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from dna_tutorial.spec import ACT_THRESH
+from dna_tutorial.spec import ACT_THRESH, FILTER_BATCH_SIZE
 from jax_impl.data import one_hot_encode
 from jax_impl.models import conv_layer
 
@@ -47,13 +47,25 @@ def _counts(model: nn.Module, variables, x: jax.Array, k: int, act_thresh: float
 
 
 def get_filter_activations(
-    seqs: Sequence[str], model: nn.Module, variables, act_thresh: float = ACT_THRESH
+    seqs: Sequence[str],
+    model: nn.Module,
+    variables,
+    act_thresh: float = ACT_THRESH,
+    batch_size: int = FILTER_BATCH_SIZE,
 ) -> np.ndarray:
     """Letter counts of the subsequences that make each filter fire: int64 (F, k, 4).
 
     The notebook loops over sequences, filters and positions; the einsum sums the same
-    one-hot subsequences in one call.
+    one-hot subsequences of ``batch_size`` sequences in one call, and the batches' counts
+    add up.
     """
-    k = filter_weights(variables).shape[-1]
-    counts = _counts(model, variables, one_hot_encode(seqs), k, act_thresh)
-    return np.asarray(counts).round().astype(np.int64)
+    filters, _, k = filter_weights(variables).shape
+    batch = max(1, min(batch_size, len(seqs)))
+    counts = np.zeros((filters, k, 4), np.int64)
+    for i in range(0, len(seqs), batch):
+        x = one_hot_encode(seqs[i : i + batch])
+        # all-N rows (zeros) add no letters: padding the last batch keeps one compiled shape
+        x = jnp.pad(x, ((0, batch - len(x)), (0, 0), (0, 0)))
+        # a float32 count is exact below 2**24: round each batch's, add them as integers
+        counts += np.asarray(_counts(model, variables, x, k, act_thresh)).round().astype(np.int64)
+    return counts

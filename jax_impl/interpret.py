@@ -23,43 +23,82 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from dna_tutorial.spec import ATTRIBUTION_BATCH_SIZE
 
-@functools.partial(jax.jit, static_argnames=("model", "output"))
-def ism(model: nn.Module, variables, x: jax.Array, output: int = 0) -> jax.Array:
+
+@functools.partial(jax.jit, static_argnames=("model", "output", "batch_size"))
+def ism(
+    model: nn.Module,
+    variables,
+    x: jax.Array,
+    output: int = 0,
+    batch_size: int = ATTRIBUTION_BATCH_SIZE,
+) -> jax.Array:
     """output(mutant) - output(reference) per position and base: float32 (N, L, 4).
 
-    ``vmap`` builds each sequence's 4 L mutants, which run as one batch: row (p, b) is the
-    sequence with position p set to base b.
+    Row (p, b) of a sequence's 4 L mutants is the sequence with position p set to base b:
+    16 L^2 floats in all, 6.4 GB at L = 10,000. So ``lax.map`` runs them in blocks of
+    ``batch_size // 4`` positions (at least one), and XLA's buffers hold one block of
+    ``batch_size`` rows. The last block's positions past the end repeat the last position
+    (one compiled shape for every block); their outputs are dropped.
     """
     length = x.shape[1]
+    block = max(1, min(batch_size // 4, length))  # positions per model call
+    num = -(-length // block)
+    blocks = jnp.minimum(jnp.arange(num * block), length - 1).reshape(num, block)
 
     def effects(seq: jax.Array) -> jax.Array:  # (L, 4) -> (L, 4)
+        ref = model.apply(variables, seq[None])[0, output]
+
         def mutant(p, b):
             return seq.at[p].set(jax.nn.one_hot(b, 4))
 
         by_base = jax.vmap(mutant, in_axes=(None, 0))
-        mutants = jax.vmap(by_base, in_axes=(0, None))(jnp.arange(length), jnp.arange(4))
-        out = model.apply(variables, mutants.reshape(4 * length, length, 4))[:, output]
-        ref = model.apply(variables, seq[None])[0, output]
+
+        def run(positions: jax.Array) -> jax.Array:  # (block,) -> (block, 4)
+            mutants = jax.vmap(by_base, in_axes=(0, None))(positions, jnp.arange(4))
+            out = model.apply(variables, mutants.reshape(4 * block, length, 4))[:, output]
+            return out.reshape(block, 4)
+
+        out = jax.lax.map(run, blocks).reshape(num * block, 4)[:length]
         # the reference base's "mutant" is the sequence itself: exactly 0
-        return (out.reshape(length, 4) - ref) * (1 - seq)
+        return (out - ref) * (1 - seq)
 
     return jax.lax.map(effects, x)
 
 
-@functools.partial(jax.jit, static_argnames=("model", "output"))
-def saliency(model: nn.Module, variables, x: jax.Array, output: int = 0) -> jax.Array:
+@functools.partial(jax.jit, static_argnames=("model", "output", "batch_size"))
+def saliency(
+    model: nn.Module,
+    variables,
+    x: jax.Array,
+    output: int = 0,
+    batch_size: int = ATTRIBUTION_BATCH_SIZE,
+) -> jax.Array:
     """Gradient of output ``output`` w.r.t. the one-hot input: float32 (N, L, 4).
 
     Each example's output depends only on its own row, so the gradient of the summed
-    outputs holds every per-example gradient.
+    outputs holds every per-example gradient, and ``lax.map`` over batches of
+    ``batch_size`` rows gives the same gradients with one batch's activations in memory.
+    The last batch is padded with zero rows, whose gradients are dropped.
     """
-    return jax.grad(lambda x: model.apply(variables, x)[:, output].sum())(x)
+    n = x.shape[0]
+    batch = max(1, min(batch_size, n))
+    num = -(-n // batch)
+    batches = jnp.pad(x, ((0, num * batch - n), (0, 0), (0, 0))).reshape(num, batch, *x.shape[1:])
+    grad = jax.grad(lambda xb: model.apply(variables, xb)[:, output].sum())
+    return jax.lax.map(grad, batches).reshape(num * batch, *x.shape[1:])[:n]
 
 
-def grad_times_input(model: nn.Module, variables, x: jax.Array, output: int = 0) -> jax.Array:
+def grad_times_input(
+    model: nn.Module,
+    variables,
+    x: jax.Array,
+    output: int = 0,
+    batch_size: int = ATTRIBUTION_BATCH_SIZE,
+) -> jax.Array:
     """Saliency at the observed bases, 0 elsewhere: float32 (N, L, 4)."""
-    return saliency(model, variables, x, output) * x
+    return saliency(model, variables, x, output, batch_size) * x
 
 
 def simplex_correction(attributions: jax.Array) -> jax.Array:

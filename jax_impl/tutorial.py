@@ -11,7 +11,7 @@ import numpy as np
 import optax
 import pandas as pd
 
-from dna_tutorial import registry
+from dna_tutorial import memory, registry
 from dna_tutorial.checkpoint import latest_snapshot, model_dir, model_meta
 from dna_tutorial.config import RunConfig
 from dna_tutorial.dataset import TutorialData, data_frame, target_column
@@ -96,21 +96,27 @@ def attributions(
     """What each regression model learned, against the scoring rule: motif insertions,
     and ISM and saliency of ``seqs``. ``trained`` maps a name to (model, variables)."""
     x = one_hot_encode(seqs)
-    return [
-        Attribution(
-            name,
-            insertion_effects(
-                lambda s, m=model, v=variables: predict(m, v, s)[:, 0],
-                data.seq_len,
-                seed=cfg.seed,
-                per_occurrence=data.per_occurrence,
-            ),
-            seqs,
-            np.asarray(ism(model, variables, x)),
-            np.asarray(saliency(model, variables, x)),
+    explained = []
+    for name, (model, variables) in trained.items():
+        rows = _rows(name, data, cfg)
+        effects = insertion_effects(
+            lambda s: predict(model, variables, s, rows)[:, 0],  # noqa: B023 (called here)
+            data.seq_len,
+            seed=cfg.seed,
+            per_occurrence=data.per_occurrence,
         )
-        for name, (model, variables) in trained.items()
-    ]
+        attribution = ism(model, variables, x, batch_size=rows)
+        grads = saliency(model, variables, x, batch_size=_rows(name, data, cfg, True))
+        explained.append(
+            Attribution(name, effects, seqs, np.asarray(attribution), np.asarray(grads))
+        )
+    return explained
+
+
+def _rows(name: str, data: TutorialData, cfg: RunConfig, backward: bool = False) -> int:
+    """Examples per model call for chunked work, sized from memory."""
+    options = {**cfg.model_options(), "num_classes": max(len(data.class_names), 1)}
+    return memory.chunk_rows(name, data.seq_len, options, backward)
 
 
 def run_tutorial(
@@ -199,7 +205,7 @@ def _run(data, cfg, device, progress, verbose, checkpoints, resume) -> PortResul
             on_epoch_end=save,
         )
         variables = jax.device_get(state.variables)
-        out = impl.predict_seqs(model, variables, list(test_df["seq"]))
+        out = impl.predict_seqs(model, variables, list(test_df["seq"]), _rows(name, data, cfg))
         results[name] = ModelResult(
             name=name,
             task=task,
@@ -221,7 +227,9 @@ def _run(data, cfg, device, progress, verbose, checkpoints, resume) -> PortResul
         FilterResult(
             name,
             filter_weights(variables),
-            get_filter_activations(logo_seqs, model, variables, cfg.act_thresh),
+            get_filter_activations(
+                logo_seqs, model, variables, cfg.act_thresh, _rows(name, data, cfg)
+            ),
             len(logo_seqs),
             cfg.act_thresh,
         )

@@ -25,8 +25,8 @@ def precision(device: str) -> str:
 
 def run_and_write(device: str, out: Path, quick: bool = False, jax_impl: str = "fast") -> int:
     """Run the parity suite on ``device`` and write its table; 1 if a quantity is off."""
-    name = "gpu" if device == "cuda" else device
-    names = [f"parity-{name}.json", f"parity-{name}.md"]
+    name = ("gpu" if device == "cuda" else device) + ("-quick" if quick else "")
+    names = [f"parity-{name}.json", f"parity-{name}.md"]  # a quick run never replaces a full
     with updated_directory(out, names) as stage:  # checked before the minutes of work
         start = time.perf_counter()
         rows = run_parity(
@@ -55,12 +55,14 @@ def run_and_write(device: str, out: Path, quick: bool = False, jax_impl: str = "
                     "passed": not failed,
                     "rows": [r.as_dict() for r in rows],
                 }
-            )
+            ),
+            encoding="utf-8",
         )
         versions = ", ".join(f"{k} {v}" for k, v in info["versions"].items())
         (stage / names[1]).write_text(
             f"# Parity: PyTorch vs JAX\n\n`{command}` at commit {info['git_commit']}\n\n"
-            f"{summary}\n\n{versions}\n\n{markdown_table(rows)}\n"
+            f"{summary}\n\n{versions}\n\n{markdown_table(rows)}\n",
+            encoding="utf-8",
         )
     print(f"written: {', '.join(str(Path(out) / n) for n in names)}")
     return 1 if failed else 0

@@ -10,7 +10,7 @@ from dna_tutorial import registry
 from dna_tutorial.app.cli import main
 from dna_tutorial.registry import ModelSpec, Param
 from parity_tests.harness import MODEL_CHECKS, assert_all_pass, check_epoch
-from parity_tests.registry import cases
+from parity_tests.registry import ModelCase, cases
 
 
 class TinyTorch(nn.Module):
@@ -78,7 +78,11 @@ def test_an_extra_model_gets_every_parity_row(tiny, check, cpu):
 
 @pytest.mark.slow
 def test_an_extra_model_trains_an_epoch_alike_in_both_ports(tiny, cpu):
-    assert_all_pass(check_epoch(cases(["tiny"])[0], cpu))
+    # At its own 6 filters. With 32, SGD parks one filter's pre-activation on ReLU's kink
+    # (a one-hot 8-mer gives a filter 64 distinct values) and rounding decides its side:
+    # on one CPU that filter's weights parted by 1.7e-4 while every other agreed to 1e-6.
+    case = ModelCase("tiny", 8, (("kernel_size", 3), ("num_filters", 6)))
+    assert_all_pass(check_epoch(case, cpu))
 
 
 @pytest.mark.slow

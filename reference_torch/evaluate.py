@@ -10,12 +10,15 @@ import torch
 from torch import nn
 
 from dna_tutorial.metrics import r2_score
-from dna_tutorial.spec import SPOT_CHECKS
+from dna_tutorial.spec import PREDICT_BATCH_SIZE, SPOT_CHECKS
 from reference_torch.data import one_hot_encode, score_seqs
 
 
 def predict(
-    model: nn.Module, x: np.ndarray, device: torch.device | str = "cpu", batch_size: int = 8192
+    model: nn.Module,
+    x: np.ndarray,
+    device: torch.device | str = "cpu",
+    batch_size: int = PREDICT_BATCH_SIZE,
 ) -> np.ndarray:
     """Model outputs for one-hot inputs ``x`` (N, L, 4): float32 array (N, out_features)."""
     model.eval()
@@ -28,10 +31,20 @@ def predict(
 
 
 def predict_seqs(
-    model: nn.Module, seqs: Sequence[str], device: torch.device | str = "cpu"
+    model: nn.Module,
+    seqs: Sequence[str],
+    device: torch.device | str = "cpu",
+    batch_size: int = PREDICT_BATCH_SIZE,
 ) -> np.ndarray:
-    """One-hot encode ``seqs`` and predict: float32 array (N, out_features)."""
-    return predict(model, np.stack([one_hot_encode(s) for s in seqs]), device)
+    """One-hot encode ``seqs`` and predict: float32 array (N, out_features).
+
+    A batch at a time: the one-hot rows of every sequence at once take 16 bytes a base.
+    """
+    outs = []
+    for i in range(0, len(seqs), batch_size):
+        x = np.stack([one_hot_encode(s) for s in seqs[i : i + batch_size]])
+        outs.append(predict(model, x, device, batch_size))
+    return np.concatenate(outs)
 
 
 def parity_pred(

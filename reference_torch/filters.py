@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from dna_tutorial.spec import ACT_THRESH
+from dna_tutorial.spec import ACT_THRESH, FILTER_BATCH_SIZE
 from reference_torch.data import one_hot_encode
 from reference_torch.models import conv_layer
 
@@ -42,23 +42,32 @@ def conv_activations(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     return conv(x)
 
 
-def get_filter_activations(
-    seqs: Sequence[str],
-    model: nn.Module,
-    act_thresh: float = ACT_THRESH,
-    device: torch.device | str = "cpu",
-) -> np.ndarray:
-    """Letter counts of the subsequences that make each filter fire: int64 (F, k, 4).
-
-    The notebook loops over sequences, filters and positions; the einsum below sums the
-    same one-hot subsequences in one call.
-    """
-    x = torch.as_tensor(np.stack([one_hot_encode(s) for s in seqs]), device=device)
-    k = conv_layer(model).weight.shape[-1]
+def _counts(model: nn.Module, x: torch.Tensor, k: int, act_thresh: float) -> torch.Tensor:
     with torch.no_grad():
         fired = (conv_activations(model, x) > act_thresh).float()  # (N, F, P)
     pad = fired.shape[-1] - (x.shape[1] - k + 1)  # 'same' padding: N rows (zeros) around
     x = nn.functional.pad(x, (0, 0, pad // 2, pad - pad // 2))
     windows = x.unfold(1, k, 1).permute(0, 1, 3, 2)  # (N, P, k, 4): seq[p : p + k] one-hot
-    counts = torch.einsum("nfp,npjc->fjc", fired, windows)
-    return counts.round().long().cpu().numpy()
+    return torch.einsum("nfp,npjc->fjc", fired, windows)
+
+
+def get_filter_activations(
+    seqs: Sequence[str],
+    model: nn.Module,
+    act_thresh: float = ACT_THRESH,
+    device: torch.device | str = "cpu",
+    batch_size: int = FILTER_BATCH_SIZE,
+) -> np.ndarray:
+    """Letter counts of the subsequences that make each filter fire: int64 (F, k, 4).
+
+    The notebook loops over sequences, filters and positions; the einsum sums the same
+    one-hot subsequences of ``batch_size`` sequences in one call, and the batches' counts
+    add up.
+    """
+    filters, _, k = filter_weights(model).shape
+    counts = np.zeros((filters, k, 4), np.int64)
+    for i in range(0, len(seqs), batch_size):
+        x = torch.as_tensor(np.stack([one_hot_encode(s) for s in seqs[i : i + batch_size]]))
+        # a float32 count is exact below 2**24: round each batch's, add them as integers
+        counts += _counts(model, x.to(device), k, act_thresh).round().long().cpu().numpy()
+    return counts

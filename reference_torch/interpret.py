@@ -21,50 +21,74 @@ import numpy as np
 import torch
 from torch import nn
 
+from dna_tutorial.spec import ATTRIBUTION_BATCH_SIZE
+
 
 def ism(
-    model: nn.Module, x: np.ndarray, output: int = 0, device: torch.device | str = "cpu"
+    model: nn.Module,
+    x: np.ndarray,
+    output: int = 0,
+    device: torch.device | str = "cpu",
+    batch_size: int = ATTRIBUTION_BATCH_SIZE,
 ) -> np.ndarray:
     """output(mutant) - output(reference) per position and base: float32 (N, L, 4).
 
-    Each sequence's 4 L mutants run as one batch: row (p, b) is the sequence with
-    position p set to base b.
+    Row (p, b) of a sequence's 4 L mutants is the sequence with position p set to base b:
+    16 L^2 floats in all, 6.4 GB at L = 10,000. So they run in blocks of ``batch_size // 4``
+    positions (at least one), and memory holds one block of ``batch_size`` rows.
     """
     model.eval()
     x = torch.as_tensor(x, dtype=torch.float32, device=device)
     length = x.shape[1]
-    positions = torch.arange(length, device=device)
+    block = max(1, min(batch_size // 4, length))  # positions per model call
     effects = []
     with torch.no_grad():
         for seq in x:  # (L, 4)
-            mutants = seq.expand(length, 4, length, 4).clone()
-            mutants[positions, :, positions] = torch.eye(4, device=device)
-            out = model(mutants.reshape(4 * length, length, 4))[:, output]
             ref = model(seq[None])[0, output]
+            outs = []
+            for start in range(0, length, block):
+                positions = torch.arange(start, min(start + block, length), device=device)
+                mutants = seq.expand(len(positions), 4, length, 4).clone()
+                mutants[torch.arange(len(positions)), :, positions] = torch.eye(4, device=device)
+                outs.append(model(mutants.reshape(-1, length, 4))[:, output])
             # the reference base's "mutant" is the sequence itself: exactly 0
-            effects.append((out.reshape(length, 4) - ref) * (1 - seq))
+            effects.append((torch.cat(outs).reshape(length, 4) - ref) * (1 - seq))
     return torch.stack(effects).cpu().numpy()
 
 
 def saliency(
-    model: nn.Module, x: np.ndarray, output: int = 0, device: torch.device | str = "cpu"
+    model: nn.Module,
+    x: np.ndarray,
+    output: int = 0,
+    device: torch.device | str = "cpu",
+    batch_size: int = ATTRIBUTION_BATCH_SIZE,
 ) -> np.ndarray:
     """Gradient of output ``output`` w.r.t. the one-hot input: float32 (N, L, 4).
 
     Each example's output depends only on its own row, so one backward pass of the summed
-    outputs gives every per-example gradient.
+    outputs gives every per-example gradient, and ``batch_size`` rows at a time give the
+    same gradients with one batch's activations in memory.
     """
     model.eval()
-    xt = torch.tensor(x, dtype=torch.float32, device=device, requires_grad=True)
-    model(xt)[:, output].sum().backward()
-    return xt.grad.cpu().numpy()
+    grads = []
+    for i in range(0, len(x), batch_size):
+        xt = torch.tensor(x[i : i + batch_size], dtype=torch.float32, device=device)
+        xt.requires_grad_(True)
+        # the input's gradient only: backward() would also add to every parameter's .grad
+        (grad,) = torch.autograd.grad(model(xt)[:, output].sum(), xt)
+        grads.append(grad.cpu())
+    return torch.cat(grads).numpy()
 
 
 def grad_times_input(
-    model: nn.Module, x: np.ndarray, output: int = 0, device: torch.device | str = "cpu"
+    model: nn.Module,
+    x: np.ndarray,
+    output: int = 0,
+    device: torch.device | str = "cpu",
+    batch_size: int = ATTRIBUTION_BATCH_SIZE,
 ) -> np.ndarray:
     """Saliency at the observed bases, 0 elsewhere: float32 (N, L, 4)."""
-    return saliency(model, x, output, device) * np.asarray(x, dtype=np.float32)
+    return saliency(model, x, output, device, batch_size) * np.asarray(x, dtype=np.float32)
 
 
 def simplex_correction(attributions: np.ndarray) -> np.ndarray:

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from dna_tutorial import registry
+from dna_tutorial import memory, registry
 from dna_tutorial.checkpoint import latest_snapshot, model_dir, model_meta
 from dna_tutorial.config import RunConfig
 from dna_tutorial.dataset import TutorialData, data_frame, target_column
@@ -134,21 +134,25 @@ def attributions(
     """What each regression model learned, against the scoring rule: motif insertions,
     and ISM and saliency of ``seqs``."""
     x = np.stack([one_hot_encode(s) for s in seqs])
-    return [
-        Attribution(
-            name,
-            insertion_effects(
-                lambda s, m=model: predict_seqs(m, s, device)[:, 0],
-                data.seq_len,
-                seed=cfg.seed,
-                per_occurrence=data.per_occurrence,
-            ),
-            seqs,
-            ism(model, x, device=device),
-            saliency(model, x, device=device),
+    explained = []
+    for name, model in models.items():
+        rows = _rows(name, data, cfg)
+        effects = insertion_effects(
+            lambda s: predict_seqs(model, s, device, rows)[:, 0],  # noqa: B023 (called here)
+            data.seq_len,
+            seed=cfg.seed,
+            per_occurrence=data.per_occurrence,
         )
-        for name, model in models.items()
-    ]
+        attribution = ism(model, x, device=device, batch_size=rows)
+        grads = saliency(model, x, device=device, batch_size=_rows(name, data, cfg, True))
+        explained.append(Attribution(name, effects, seqs, attribution, grads))
+    return explained
+
+
+def _rows(name: str, data: TutorialData, cfg: RunConfig, backward: bool = False) -> int:
+    """Examples per model call for chunked work, sized from memory."""
+    options = {**cfg.model_options(), "num_classes": max(len(data.class_names), 1)}
+    return memory.chunk_rows(name, data.seq_len, options, backward)
 
 
 def run_tutorial(
@@ -201,7 +205,7 @@ def run_tutorial(
             progress=progress,
             verbose=verbose,
         )
-        out = predict_seqs(model, list(test_df["seq"]), device)
+        out = predict_seqs(model, list(test_df["seq"]), device, _rows(name, data, cfg))
         results[name] = ModelResult(
             name=name,
             task=task,
@@ -223,7 +227,9 @@ def run_tutorial(
         FilterResult(
             name,
             filter_weights(model),
-            get_filter_activations(logo_seqs, model, cfg.act_thresh, device),
+            get_filter_activations(
+                logo_seqs, model, cfg.act_thresh, device, _rows(name, data, cfg)
+            ),
             len(logo_seqs),
             cfg.act_thresh,
         )

@@ -105,7 +105,7 @@ def test_the_decomposition_multiplies_to_the_total():
 @pytest.mark.slow
 def test_quick_bench_runs_every_strategy_and_kernel_and_writes_its_results(tmp_path, capsys):
     assert main(["bench", "--quick", "--quiet", "--out", str(tmp_path)]) == 0
-    results = json.loads((tmp_path / "cpu.json").read_text())
+    results = json.loads((tmp_path / "cpu-quick.json").read_text())
     seen = {(r["kind"], r["strategy"], r["kernel"]) for r in results["results"]}
     for strategy in TRAIN_STRATEGIES:
         if strategy in GPU_ONLY:
@@ -122,18 +122,18 @@ def test_quick_bench_runs_every_strategy_and_kernel_and_writes_its_results(tmp_p
     for row in results["results"]:
         assert row["x_floor"] > 0 and row["binding_floor"] in ("FLOP", "memory")
         assert np.isfinite(row["median_s"]) and row["speedup"] is not None
-    assert (tmp_path / "cpu-throughput.png").stat().st_size > 10_000
-    assert "## quick" in (tmp_path / "cpu.md").read_text()
+    assert (tmp_path / "cpu-quick-throughput.png").stat().st_size > 10_000
+    assert "## quick" in (tmp_path / "cpu-quick.md").read_text()
     assert "Benchmarks on" in capsys.readouterr().out
-    (tmp_path / "cpu.md").write_text("edited by hand")
+    (tmp_path / "cpu-quick.md").write_text("edited by hand")
     assert main(["bench", "--quick", "--quiet", "--out", str(tmp_path)]) == 2  # not overwritten
-    assert (tmp_path / "cpu.md").read_text() == "edited by hand"
+    assert (tmp_path / "cpu-quick.md").read_text() == "edited by hand"
 
 
 @pytest.mark.parametrize(
     ("stop", "code", "said"),
     [
-        (KeyboardInterrupt, 130, "interrupted after 2 of"),  # Ctrl-C or `timeout -s INT`
+        (KeyboardInterrupt, 130, "stopped by SIGINT after 2 of"),  # Ctrl-C, `timeout -s INT`
         (RuntimeError("a bug in a strategy"), 1, "stopped by an error in workload 3 of"),
     ],
 )
@@ -153,14 +153,14 @@ def test_a_stopped_bench_writes_the_workloads_it_measured(
     monkeypatch.setattr(runner, "measure_side_by_side", measure_until_the_third)
     argv = ["bench", "--quick", "--quiet", "--strategies", "torch-eager", "jax-fused-epoch"]
     assert main([*argv, "--out", str(tmp_path)]) == code
-    results = json.loads((tmp_path / "cpu.json").read_text())
+    results = json.loads((tmp_path / "cpu-quick.json").read_text())
     plan = [w for sweep in runner.sweeps(quick=True) for w in sweep.workloads]
     assert results["interrupted"].startswith(f"{said} {len(plan)}")
     first_two = {(w.kind, w.model, w.seq_len) for w in plan[:2]}
     assert {(r["kind"], r["model"], r["seq_len"]) for r in results["results"]} == first_two
     assert "TF32 off" in results["precision"]
-    assert f"**Incomplete**: {said}" in (tmp_path / "cpu.md").read_text()
-    assert (tmp_path / "cpu-throughput.png").exists()
+    assert f"**Incomplete**: {said}" in (tmp_path / "cpu-quick.md").read_text()
+    assert (tmp_path / "cpu-quick-throughput.png").exists()
     err = capsys.readouterr().err
     assert "written what was measured" in err
     assert ("a bug in a strategy" in err) == (code == 1)  # a bug keeps its traceback

@@ -88,7 +88,8 @@ def test_a_crash_while_saving_leaves_the_last_complete_snapshot(sample, tmp_path
         _train("jax", sample, 5, tmp_path, models=("cnn",))
     model_dir = tmp_path / "jax" / "cnn"
     assert latest_snapshot(model_dir).name == "epoch-0002"
-    assert sorted(p.name for p in model_dir.iterdir()) == ["epoch-0001", "epoch-0002", "latest"]
+    names = sorted(p.name for p in model_dir.iterdir())
+    assert names == ["epoch-0001", "epoch-0002", "latest", "snapshots.json"]
     assert load_snapshot(model_dir).meta["epoch"] == 2
 
 

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from dna_tutorial.app.cli import main
+from dna_tutorial.files import write_manifest
 
 SEQS = "id,seq\na,AATATAAA\nb,GCGCCCCA\nc,ACGTACGT\nd,NNTATGGG\n"
 
@@ -59,6 +60,7 @@ def test_insertions_are_held_only_against_the_data_the_rule_scored(trained, tmp_
     assert meta["data"]["synthetic"] is True
     meta["data"].update(synthetic=False, source="synthetic.csv")  # a user's file so named
     (snapshot / "meta.json").write_text(json.dumps(meta))
+    write_manifest(snapshot, "snapshot")  # as if it had been written so
     argv = ["explain", "--quiet", "--checkpoint", str(ckpt), "--data", str(trained / "seqs.csv")]
     assert main([*argv, "--out", str(tmp_path / "e")]) == 0
     assert "insertions" not in json.loads((tmp_path / "e" / "explain.json").read_text())

@@ -124,6 +124,9 @@ def test_fasta_with_a_side_table(tmp_path):
     _write(tmp_path, "dup.csv", "id,score\ns1,1\ns1,2\n")
     with pytest.raises(DataFileError, match=r"dup.csv, line 3: id 's1' appears twice"):
         read_records(fasta, labels=tmp_path / "dup.csv")
+    twice = _write(tmp_path, "twice.fa", ">s1\nACGT\n>s2\nTTTT\n>s1\nGGGG\n")
+    with pytest.raises(DataFileError, match=r"twice.fa, record 3 \(>s1, line 5\): id 's1' also"):
+        read_records(twice, labels=table)  # one label would go to two sequences
 
 
 @pytest.mark.parametrize(

@@ -77,13 +77,16 @@ def test_the_conclusion_is_read_from_the_numbers():
 def test_the_quick_reproduction_writes_its_table_json_and_logos(tmp_path):
     """Slow: trains two variants in both ports and runs Tomtom."""
     results = koo_eddy.run(tmp_path, koo_eddy.QUICK, progress=False, report=lambda _: None)
-    assert {p.name for p in tmp_path.iterdir()} >= set(koo_eddy.NAMES)
-    saved = json.loads((tmp_path / "koo_eddy.json").read_text())
+    names = koo_eddy.file_names(koo_eddy.QUICK)
+    assert {p.name for p in tmp_path.iterdir()} >= set(names) and set(names).isdisjoint(
+        koo_eddy.NAMES
+    )  # a quick run never replaces the committed full results
+    saved = json.loads((tmp_path / "koo_eddy-quick.json").read_text())
     assert len(saved["runs"]) == 4 == len(results["summary"])
     for row in saved["runs"]:
         assert 0 <= row["auroc"] <= 1 and 0 <= row["match_gt"] <= row["match_jaspar"] <= 1
         assert np.asarray(row["pwms"]).shape == (30, 19, 4)
-    page = (tmp_path / "koo_eddy.md").read_text()
+    page = (tmp_path / "koo_eddy-quick.md").read_text()
     for source in ("paper", "torch", "jax"):
         assert page.count(f"| CNN-50 | {source} |") == (1 if source == "paper" else 2)
-    assert (tmp_path / "koo_eddy_logos.png").stat().st_size > 20_000
+    assert (tmp_path / "koo_eddy-quick_logos.png").stat().st_size > 20_000

@@ -76,6 +76,8 @@ CORE = (
     "dna_tutorial.jaspar",
     "dna_tutorial.insertion",
     "dna_tutorial.tomtom",
+    "dna_tutorial.options",
+    "dna_tutorial.memory",
 )
 FORBIDDEN = ("torch", "jax", "flax", "optax", "matplotlib", "altair", "logomaker")
 APPLICATION = ("dna_tutorial.app", "parity_tests", "benchmarks", "experiments")
@@ -146,3 +148,19 @@ def test_the_walkthrough_covers_every_pair_in_order():
     text = WALKTHROUGH.read_text()
     positions = [text.find(f"## {i}. `{pair}.py`") for i, pair in enumerate(PAIRS, start=1)]
     assert -1 not in positions and positions == sorted(positions)
+
+
+def test_the_registry_says_which_run_options_each_model_takes():
+    """``ModelSpec.options`` decides which options a run refuses as unused: it must be
+    what both ports' constructors take."""
+    import dataclasses
+    import inspect
+
+    from dna_tutorial import config, registry
+
+    run_options = {f.name for f in dataclasses.fields(config.RunConfig)}
+    for name, spec in registry.MODELS.items():
+        torch_args = set(inspect.signature(registry.resolve(spec.torch)).parameters)
+        flax_args = {f.name for f in dataclasses.fields(registry.resolve(spec.jax))}
+        for port, takes in (("torch", torch_args), ("jax", flax_args)):
+            assert takes & run_options == set(spec.options), (name, port)

@@ -135,7 +135,12 @@ def test_pruning_keeps_what_latest_names_not_what_sorts_last(tmp_path):
     for epoch in (1, 2, 3):
         checkpoint.save_snapshot(tmp_path, weights, {}, {**meta, "epoch": epoch})
     assert checkpoint.latest_snapshot(tmp_path).name == "epoch-0003"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["epoch-0002", "epoch-0003", "latest"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "epoch-0002",
+        "epoch-0003",
+        "latest",
+        "snapshots.json",
+    ]
 
 
 # --- 3. two runs on one directory: the second is refused -----------------------------------
@@ -205,6 +210,13 @@ def _snapshot(ckpt: Path, framework: str) -> Path:
     return model / (model / "latest").read_text().strip()
 
 
+def _reseal(snapshot: Path) -> None:
+    """Record a snapshot's files, as edited, in its manifest (what a forger would do)."""
+    from dna_tutorial.files import write_manifest
+
+    write_manifest(snapshot, "snapshot")
+
+
 def _predict(capsys, ckpt, *extra) -> tuple[int, str]:
     code = main(["predict", "--checkpoint", str(ckpt), "--data", str(SAMPLE), *extra])
     err = capsys.readouterr().err
@@ -262,6 +274,7 @@ def test_a_damaged_checkpoint_is_one_line_naming_the_file(
         else:
             arrays["conv_net.3.bias"] = np.full_like(arrays["conv_net.3.bias"], np.nan)
         save_weights(target, arrays)
+    _reseal(snap)  # a damaged file that its manifest vouches for: the checks behind the checksums
     for predictor in ("torch", "jax"):
         code, err = _predict(capsys, snap.parent, "--framework", predictor)
         assert code == 2 and message in err and str(target.parent) in err, err
@@ -296,6 +309,7 @@ def test_a_damaged_optimizer_state_stops_resume_but_not_predict(
     else:
         arrays[key] = arrays[key][:10] if framework == "torch" else np.zeros(3, np.int32)
     save_weights(snap / "optimizer.safetensors", arrays)
+    _reseal(snap)
     argv = ("--models", "cnn", "--data", SAMPLE, "--target-col", "activity", "--framework",
             framework, "--resume", ckpt, "--epochs", "3", "--out", tmp_path / "r")  # fmt: skip
     code, err = _run(capsys, *argv)
@@ -303,6 +317,7 @@ def test_a_damaged_optimizer_state_stops_resume_but_not_predict(
     # 8. predict needs only the weights and meta.json: a damaged or missing optimizer is fine
     assert _predict(capsys, snap.parent)[0] == 0
     (snap / "optimizer.safetensors").unlink()
+    _reseal(snap)
     assert _predict(capsys, snap.parent)[0] == 0
 
 
@@ -336,6 +351,7 @@ def test_predictions_that_overflow_are_refused_not_written_empty(trained, tmp_pa
     arrays, _ = load_weights(snap / "weights.safetensors")
     huge = {key: np.full_like(array, 1e30) for key, array in arrays.items()}
     save_weights(snap / "weights.safetensors", huge)
+    _reseal(snap)
     code, err = _predict(capsys, snap.parent)
     assert code == 2 and "outputs overflow to infinity or NaN" in err, err
 
@@ -350,14 +366,17 @@ def test_resume_with_fewer_epochs_than_done_is_refused(trained, tmp_path, capsys
 def test_a_seed_out_of_every_frameworks_range_is_refused(capsys):
     with pytest.raises(SystemExit) as exit_:
         main(["run", "--seed", str(2**64)])
-    assert exit_.value.code == 2 and "expected a seed from 0 to" in capsys.readouterr().err
+    assert (
+        exit_.value.code == 2
+        and "expected an integer from 0 to 4,294,967,295" in capsys.readouterr().err
+    )
 
 
 def test_sequences_shorter_than_the_filters_are_refused_before_training(tmp_path, capsys):
     short = tmp_path / "short.csv"
     short.write_text("seq,score\n" + "".join(f"{s},{i}\n" for i, s in enumerate(["AC", "GT"] * 5)))
     code, err = _run(capsys, "--out", tmp_path / "r", "--data", short)
-    assert code == 2 and "shorter than the CNN's filters (3); pad them with --pad-to 3" in err
+    assert code == 2 and "shorter than the CNN's filters (--kernel-size 3); use --pad-to 3" in err
 
 
 # --- 7. an unwritable destination is found before training --------------------------------

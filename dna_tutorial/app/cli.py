@@ -8,72 +8,137 @@ shows tracebacks for the first kind too).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 import time
+import warnings
 from pathlib import Path
 
-from dna_tutorial import registry, spec
-from dna_tutorial.config import FRAMEWORKS, JAX_IMPLS, MAX_SEED, RunConfig
+from dna_tutorial import spec
+from dna_tutorial.app.stop import exit_status, signal_name, stop_signals
+from dna_tutorial.config import FRAMEWORKS, RunConfig
+from dna_tutorial.dataset import SyntheticOptions
 from dna_tutorial.errors import ConfigError, UserError
+from dna_tutorial.files import KeptNotice
+from dna_tutorial.io import ReadOptions
+from dna_tutorial.options import (
+    MAX_SEED,
+    Choice,
+    File,
+    Int,
+    Option,
+    Switch,
+    argument_type,
+    declared,
+    flag,
+)
 from dna_tutorial.results import headline
-from dna_tutorial.schedule import SCHEDULES
 
 EXIT_USAGE = 2
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
+class Parser(argparse.ArgumentParser):
+    """argparse, with a usage error as one line naming the option (argparse prints the
+    whole usage first)."""
+
+    def error(self, message: str):
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {value}")
-    return value
+def add_options(parser, settings: type, names=None, helps=None, groups=None) -> None:
+    """Add the options that the dataclass ``settings`` declares (only ``names``, if given)
+    to ``parser``; ``helps`` overrides a help text. Each option's default is None, so that
+    :func:`settings_from` knows what was given; the field's default applies otherwise."""
+    groups = {} if groups is None else groups
+    for field, opt in declared(settings):
+        if names is not None and field.name not in names:
+            continue
+        if opt.group is not None and opt.group not in groups:
+            groups[opt.group] = parser.add_argument_group(opt.group)
+        target = parser if opt.group is None else groups[opt.group]
+        how: dict = {"dest": field.name, "default": None, "help": (helps or {}).get(field.name)}
+        how["help"] = how["help"] or opt.help
+        if isinstance(opt.kind, Switch):
+            how.update(action="store_const", const=True)
+        else:
+            how.update(type=argument_type(opt.kind, field.name), metavar=_metavar(field, opt))
+            if opt.nargs is not None:
+                how["nargs"] = opt.nargs
+            if opt.const is not None:
+                how["const"] = opt.const
+        target.add_argument(flag(field, opt), **how)
 
 
-def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if not 0 <= value <= MAX_SEED:
-        raise argparse.ArgumentTypeError(f"expected a seed from 0 to {MAX_SEED}, got {value}")
-    return value
+def _metavar(field, opt: Option):
+    if opt.metavar is not None:
+        return opt.metavar
+    if isinstance(opt.kind, Choice):
+        return "{" + ",".join(opt.kind.choices) + "}"
+    return flag(field, opt).lstrip("-").replace("-", "_").upper()  # --lr LR, not LEARNING_RATE
 
 
-def _block(text: str) -> tuple[int, int, int]:
-    try:
-        block = tuple(int(v) for v in text.split(":"))
-    except ValueError:
-        block = ()
-    if len(block) != 3 or min(block) < 1:
-        raise argparse.ArgumentTypeError(f"expected filters:width:pool, got {text!r}")
-    return block
+def given(settings: type, args: argparse.Namespace) -> dict:
+    """The fields of ``settings`` given on the command line, as the fields' values."""
+    values = {}
+    for field, opt in declared(settings):
+        value = getattr(args, field.name, None)
+        if value is None:
+            continue
+        if opt.nargs not in (None, "?"):
+            value = tuple(value)
+        values[field.name] = opt.to_field(value) if opt.to_field else value
+    return values
 
 
-def _rate(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a rate in [0, 1), got {text!r}") from None
-    if not 0 <= value < 1:
-        raise argparse.ArgumentTypeError(f"expected a rate in [0, 1), got {value}")
-    return value
+def settings_from(settings: type, args: argparse.Namespace, **fixed):
+    """An instance of ``settings`` from what the command line gave (defaults elsewhere)."""
+    return settings(**{**given(settings, args), **fixed})
 
 
-def _frameworks(choice: str) -> tuple[str, ...]:
-    return FRAMEWORKS if choice == "both" else (choice,)
+def _refuse_other_ports(args: argparse.Namespace, frameworks) -> None:
+    """Options only one port uses are refused where that port does not run: a run that
+    silently ignores an option it was given has not done what it was asked."""
+    for field, opt in declared(RunConfig):
+        if (
+            opt.port is not None
+            and opt.port not in frameworks
+            and field.name in given(RunConfig, args)
+        ):
+            raise ConfigError(
+                f"{flag(field, opt)} applies to the {opt.port} port, and this command runs "
+                f"{' and '.join(frameworks)}: drop it or add --framework {opt.port}"
+            )
+
+
+def _refuse_unused(args: argparse.Namespace, cfg: RunConfig, synth: SyntheticOptions) -> None:
+    """An option no model of the run would use is refused (``--adamw-lr`` without the
+    deeper CNN): a setting that changes nothing was not what the user meant."""
+    from dna_tutorial import registry
+
+    if synth.planted is not None:
+        task, has_classes = "multilabel", True
+    elif args.data is not None:
+        task, has_classes = args.task, args.task == "classify"
+    else:  # the synthetic scores, with their three classes
+        task, has_classes = "regress", True
+    specs = [registry.get(n) for n in cfg.model_names(task, has_classes)]
+    for field, opt in declared(RunConfig):
+        used = opt.used_by is None or any(opt.used_by(spec) for spec in specs)
+        if not used and field.name in given(RunConfig, args):
+            raise ConfigError(
+                f"{flag(field, opt)} applies to {opt.users}, and this run trains "
+                f"{', '.join(s.name for s in specs)}: drop it or add --models"
+            )
+
+
+def _add_out(p, default: str, what: str) -> None:
+    p.add_argument(
+        "--out",
+        type=argument_type(File(), "path"),
+        default=Path(default),
+        help=f"{what} (default ./{default})",
+    )
 
 
 def _add_run(sub) -> None:
@@ -84,163 +149,15 @@ def _add_run(sub) -> None:
         "and the footnote-2 classifier, evaluate, inspect filters) in one or both ports and "
         "write metrics.json, plots and index.html to --out.",
     )
-    p.add_argument(
-        "--framework",
-        choices=(*FRAMEWORKS, "both"),
-        default="both",
-        help="which port to run (default: both, side by side)",
-    )
-    p.add_argument(
-        "--epochs",
-        type=_positive_int,
-        default=spec.EPOCHS,
-        help=f"training epochs per model (default {spec.EPOCHS})",
-    )
-    p.add_argument("--seed", type=_seed, default=spec.SEED, help=f"seed (default {spec.SEED})")
-    p.add_argument(
-        "--batch-size",
-        type=_positive_int,
-        default=spec.BATCH_SIZE,
-        help=f"training batch size (default {spec.BATCH_SIZE})",
-    )
-    p.add_argument(
-        "--lr",
-        type=_positive_float,
-        default=spec.LEARNING_RATE,
-        help=f"SGD learning rate (default {spec.LEARNING_RATE})",
-    )
-    p.add_argument(
-        "--patience",
-        type=_positive_int,
-        default=spec.PATIENCE,
-        help="stop after this many epochs without a better validation loss",
-    )
-    p.add_argument(
-        "--models",
-        nargs="+",
-        choices=registry.names(),
-        help="models to train (default: linear, cnn and classifier)",
-    )
-    p.add_argument(
-        "--device", choices=("cpu", "cuda"), default="cpu", help="where to train (default cpu)"
-    )
-    p.add_argument(
-        "--jax-init",
-        choices=("torch", "flax"),
-        default="torch",
-        help="JAX weight init: like PyTorch's defaults (default) or Flax's",
-    )
-    _add_jax_impl(p)
-    p.add_argument(
-        "--out",
-        type=Path,
-        default=Path("report"),
-        help="output directory (default ./report); an earlier report there is replaced, "
-        "anything else is refused",
-    )
+    groups: dict = {}
+    add_options(p, RunConfig, groups=groups)
+    _add_out(p, "report", "output directory; an earlier report there is replaced, anything "
+             "else is refused")  # fmt: skip
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.add_argument(
         "--verbose",
         action="store_true",
         help="print the notebook's 'E{epoch} | train loss | val loss' lines",
-    )
-    ckpt = p.add_argument_group("checkpoints")
-    ckpt.add_argument(
-        "--checkpoint-dir",
-        type=Path,
-        help="snapshot every model after each epoch into DIR/<framework>/<model>",
-    )
-    ckpt.add_argument(
-        "--resume",
-        type=Path,
-        metavar="DIR",
-        help="continue the run checkpointed in DIR (same settings; --epochs may grow)",
-    )
-    scale = p.add_argument_group("scaling out")
-    scale.add_argument(
-        "--devices",
-        type=_positive_int,
-        default=1,
-        metavar="N",
-        help="JAX: train data-parallel over N local devices (on CPU, N virtual devices)",
-    )
-    scale.add_argument(
-        "--distributed",
-        action="store_true",
-        help="one process per device: torch DDP under torchrun, or a multi-host "
-        "JAX mesh (jax.distributed); pick one --framework",
-    )
-    synth = p.add_argument_group("a bigger synthetic task than the 8-mers")
-    synth.add_argument(
-        "--seq-len",
-        type=_positive_int,
-        metavar="L",
-        help="random sequences of length L scored by the tutorial's rule",
-    )
-    synth.add_argument(
-        "--num-seqs",
-        type=_positive_int,
-        default=100_000,
-        metavar="N",
-        help="how many (default 100,000; with --seq-len)",
-    )
-    synth.add_argument(
-        "--per-occurrence",
-        action="store_true",
-        help="count a motif's bonus at every occurrence (with --seq-len)",
-    )
-    synth.add_argument(
-        "--planted",
-        nargs="?",
-        const="tutorial",
-        metavar="MOTIFS",
-        help="instead of scores: which motifs each sequence holds (a multi-label task, "
-        "trained by deep_multilabel). MOTIFS: 'tutorial' (TAT and GCG, the default) or "
-        "'jaspar:MA0079.3,MA0083.3,...' (JASPAR 2024 PWMs; needs the [motifs] extra); "
-        "with --seq-len (default 200)",
-    )
-    deep = p.add_argument_group("the deeper CNN (--models deep or deep_multilabel)")
-    deep.add_argument(
-        "--conv-blocks",
-        nargs="+",
-        type=_block,
-        metavar="F:W:P",
-        help="convolution blocks as filters:width:pool, e.g. 32:7:2 64:5:2 (the default)",
-    )
-    deep.add_argument(
-        "--dense-units", nargs="*", type=_positive_int, metavar="N", help="hidden dense layers"
-    )
-    deep.add_argument(
-        "--dropout",
-        nargs=2,
-        type=_rate,
-        metavar=("CONV", "DENSE"),
-        help=f"dropout after each block and each dense layer (default {spec.DEEP_DROPOUT})",
-    )
-    deep.add_argument(
-        "--adamw-lr",
-        type=_positive_float,
-        default=spec.ADAMW_LR,
-        help=f"AdamW's peak learning rate (default {spec.ADAMW_LR})",
-    )
-    deep.add_argument(
-        "--weight-decay",
-        type=float,
-        default=spec.WEIGHT_DECAY,
-        help=f"AdamW's decoupled weight decay (default {spec.WEIGHT_DECAY}, torch's)",
-    )
-    deep.add_argument(
-        "--warmup-epochs",
-        type=int,
-        default=spec.WARMUP_EPOCHS,
-        help="epochs of linear warm-up before the cosine decay",
-    )
-    deep.add_argument(
-        "--schedule",
-        choices=SCHEDULES,
-        default=spec.SCHEDULE,
-        help=f"after the warm-up: cosine decay to 0 or the constant peak rate (default "
-        f"{spec.SCHEDULE})",
     )
     p.add_argument(
         "--no-tomtom",
@@ -249,148 +166,108 @@ def _add_run(sub) -> None:
         help="skip matching the filters to the known motifs with Tomtom (memelite compiles "
         "for about a minute the first time it runs)",
     )
+    ckpt = p.add_argument_group("checkpoints")
+    path = argument_type(File(), "path")
+    ckpt.add_argument(
+        "--checkpoint-dir",
+        type=path,
+        help="snapshot every model after each epoch into DIR/<framework>/<model>",
+    )
+    ckpt.add_argument(
+        "--resume",
+        type=path,
+        metavar="DIR",
+        help="continue the run checkpointed in DIR (same settings; --epochs may grow)",
+    )
+    add_options(p, SyntheticOptions, groups=groups)
     _add_data_options(p, with_task=True)
     p.set_defaults(handler=_cmd_run)
 
 
-def _add_jax_impl(p) -> None:
-    p.add_argument(
-        "--jax-impl",
-        choices=JAX_IMPLS,
-        default="fast",
-        help="JAX: the lesson as written ('textbook': nn.Conv, jax.random.permutation) or "
-        "with the CPU engineering of jax_impl/fast.py ('fast', default; the same maths)",
-    )
-
-
 def _add_data_options(p, with_task: bool) -> None:
-    data = p.add_argument_group("your own data (CSV, TSV or FASTA, optionally gzipped)")
+    groups: dict = {}
+    add_options(p, ReadOptions, groups=groups)
+    data = groups[declared(ReadOptions)[0][1].group]
     data.add_argument(
         "--data",
-        type=Path,
+        type=argument_type(File(), "path"),
         metavar="FILE",
         help="sequences and targets; default: the tutorial's synthetic 8-mers",
     )
     if with_task:
         data.add_argument(
             "--task",
-            choices=("regress", "classify"),
+            type=argument_type(Choice(("regress", "classify")), "task"),
             default="regress",
+            metavar="{regress,classify}",
             help="predict a score (MSE) or a class (cross-entropy, the classifier)",
         )
-    data.add_argument("--seq-col", default="seq", help="sequence column (default 'seq')")
-    data.add_argument(
-        "--target-col",
-        default="score",
-        help="target column, or the FASTA header key (default 'score')",
-    )
-    data.add_argument("--id-col", default="id", help="id column, if any (default 'id')")
-    data.add_argument(
-        "--labels",
-        type=Path,
-        metavar="TABLE",
-        help="for FASTA: a CSV/TSV table of id and target columns",
-    )
-    data.add_argument(
-        "--pad-to", type=_positive_int, metavar="L", help="pad shorter sequences with N to length L"
-    )
-    data.add_argument(
-        "--trim-to",
-        type=_positive_int,
-        metavar="L",
-        help="cut longer sequences to their first L letters",
-    )
 
 
 def _read_options(args: argparse.Namespace) -> dict:
-    return {
-        "seq_col": args.seq_col,
-        "target_col": args.target_col,
-        "id_col": args.id_col,
-        "labels": args.labels,
-        "pad_to": args.pad_to,
-        "trim_to": args.trim_to,
-    }
+    return dataclasses.asdict(settings_from(ReadOptions, args))
 
 
-def _check_data_options(args: argparse.Namespace) -> None:
+def _check_data_options(args: argparse.Namespace, synth: SyntheticOptions) -> None:
     """Refuse options that do not go together, before anything is read or trained."""
     file_only = [k for k in ("labels", "pad_to", "trim_to") if getattr(args, k) is not None]
-    if args.data is not None and args.seq_len is not None:
+    if args.data is not None and synth.seq_len is not None:
         raise ConfigError("--data and --seq-len both choose the data: give one")
     if args.data is None and (args.task == "classify" or file_only):
         raise ConfigError("--task classify, --labels, --pad-to and --trim-to need --data FILE")
-    if args.per_occurrence and args.seq_len is None:
+    if synth.per_occurrence and synth.seq_len is None:
         raise ConfigError("--per-occurrence goes with --seq-len (the 8-mers follow the tutorial)")
-    if args.planted is not None and (args.data is not None or args.per_occurrence):
+    if synth.planted is not None and (args.data is not None or synth.per_occurrence):
         raise ConfigError("--planted makes its own data: leave out --data and --per-occurrence")
+    alone = synth.seq_len is None and synth.planted is None
+    if alone and "num_seqs" in given(SyntheticOptions, args):
+        raise ConfigError("--num-seqs goes with --seq-len or --planted")
 
 
-def _deep_options(args: argparse.Namespace) -> dict:
-    """The deeper CNN's options that were given (the others keep RunConfig's defaults)."""
-    given = {
-        "conv_blocks": args.conv_blocks and tuple(args.conv_blocks),
-        "dense_units": None if args.dense_units is None else tuple(args.dense_units),
-        "dropout": args.dropout and tuple(args.dropout),
-    }
-    return {k: v for k, v in given.items() if v is not None}
-
-
-def _tutorial_data(args: argparse.Namespace):
+def _tutorial_data(args: argparse.Namespace, synth: SyntheticOptions, cfg: RunConfig):
     """The data ``run`` trains on: a user's file, the bigger synthetic task, or None
-    (the tutorial's 8-mers)."""
+    (the tutorial's 8-mers). Its size is checked against memory before it is made."""
+    from dna_tutorial import memory
+
     if args.data is not None:
         from dna_tutorial.io import load_data
 
-        return load_data(args.data, task=args.task, seed=args.seed, **_read_options(args))
-    if args.planted is not None:
+        return load_data(args.data, task=args.task, seed=cfg.seed, **_read_options(args))
+    if synth.planted is not None:
         from dna_tutorial.dataset import planted_task
         from dna_tutorial.synthetic import motif_set
 
-        length = args.seq_len or 200
-        return planted_task(args.num_seqs, length, motif_set(args.planted), args.seed)
-    if args.seq_len is not None:
+        length = synth.seq_len or 200
+        memory.check_synthetic(synth.num_seqs, length)
+        return planted_task(synth.num_seqs, length, motif_set(synth.planted), cfg.seed)
+    if synth.seq_len is not None:
         from dna_tutorial.dataset import synthetic_task
 
-        return synthetic_task(args.num_seqs, args.seq_len, args.seed, args.per_occurrence)
+        memory.check_synthetic(synth.num_seqs, synth.seq_len)
+        return synthetic_task(synth.num_seqs, synth.seq_len, cfg.seed, synth.per_occurrence)
     return None
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from dna_tutorial.app.pipeline import preflight, run
 
-    cfg = RunConfig(
-        frameworks=_frameworks(args.framework),
-        epochs=args.epochs,
-        seed=args.seed,
-        batch_size=args.batch_size,
-        learning_rate=args.lr,
-        patience=args.patience,
-        models=tuple(args.models or ()),
-        device=args.device,
-        weight_init=args.jax_init,
-        jax_impl=args.jax_impl,
-        devices=args.devices,
-        distributed=args.distributed,
-        adamw_lr=args.adamw_lr,
-        weight_decay=args.weight_decay,
-        warmup_epochs=args.warmup_epochs,
-        schedule=args.schedule,
-        **_deep_options(args),
-    )
+    cfg = settings_from(RunConfig, args)
+    synth = settings_from(SyntheticOptions, args)
+    _refuse_other_ports(args, cfg.frameworks)
     if args.resume and args.checkpoint_dir and args.resume != args.checkpoint_dir:
         raise ConfigError("--resume and --checkpoint-dir name different directories")
     checkpoints = args.resume or args.checkpoint_dir
     resume = args.resume is not None
-    _check_data_options(args)
+    _check_data_options(args, synth)
+    _refuse_unused(args, cfg, synth)
     preflight(cfg, args.out, checkpoints, resume, args.data, args.labels)
-    if args.devices > 1 and args.device == "cpu" and "jax" in cfg.frameworks:
+    if cfg.devices > 1 and cfg.device == "cpu":
         # Virtual CPU devices must be asked for before JAX starts its backend.
         flags = os.environ.get("XLA_FLAGS", "")
         os.environ["XLA_FLAGS"] = (
-            f"{flags} --xla_force_host_platform_device_count={args.devices}".strip()
+            f"{flags} --xla_force_host_platform_device_count={cfg.devices}".strip()
         )
-    data = _tutorial_data(args)
+    data = _tutorial_data(args, synth, cfg)
     start = time.perf_counter()
     metrics = run(
         cfg,
@@ -425,22 +302,41 @@ def _add_predict(sub) -> None:
         "and the predicted score, or the predicted class and each class's probability. "
         "Weights from either port load into either port.",
     )
+    _add_checkpoint(p, "predict")
+    _add_data_options(p, with_task=False)
+    p.set_defaults(handler=_cmd_predict)
+
+
+def _add_checkpoint(p, verb: str) -> None:
+    """The options ``predict`` and ``explain`` share: the model, the port and the device."""
     p.add_argument(
         "--checkpoint",
-        type=Path,
+        type=argument_type(File(), "path"),
         required=True,
         metavar="DIR",
         help="a model's checkpoint directory, e.g. ckpt/jax/cnn",
     )
     p.add_argument(
         "--framework",
-        choices=FRAMEWORKS,
-        help="port to predict with (default: the one that trained the model)",
+        type=argument_type(Choice(FRAMEWORKS), "framework"),
+        metavar="{" + ",".join(FRAMEWORKS) + "}",
+        help=f"port to {verb} with (default: the one that trained the model)",
     )
-    p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
-    _add_jax_impl(p)
-    _add_data_options(p, with_task=False)
-    p.set_defaults(handler=_cmd_predict)
+    add_options(p, RunConfig, ["device", "jax_impl"], helps={"device": f"where to {verb}"})
+
+
+def _port_settings(args: argparse.Namespace) -> RunConfig:
+    """The device and JAX implementation ``predict`` / ``explain`` run with; an option of
+    one port is refused where the other would run (``--jax-impl`` for a torch model)."""
+    cfg = settings_from(RunConfig, args)
+    if any(opt.port for field, opt in declared(RunConfig) if field.name in given(RunConfig, args)):
+        framework = args.framework
+        if framework is None:  # the port that trained the model
+            from dna_tutorial.checkpoint import load_snapshot
+
+            framework = load_snapshot(args.checkpoint, optimizer=False).meta["framework"]
+        _refuse_other_ports(args, (framework,))
+    return cfg
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
@@ -448,12 +344,13 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 
     if args.data is None:
         raise ConfigError("--data FILE is required: the sequences to predict")
+    cfg = _port_settings(args)
     table, meta = predict_file(
         args.checkpoint,
         args.data,
         args.framework,
-        args.device,
-        args.jax_impl,
+        cfg.device,
+        cfg.jax_impl,
         **_read_options(args),
     )
     try:
@@ -483,43 +380,25 @@ def _add_explain(sub) -> None:
         "against the scoring rule (insertions.csv). Weights from either port explain in "
         "either port.",
     )
-    p.add_argument(
-        "--checkpoint",
-        type=Path,
-        required=True,
-        metavar="DIR",
-        help="a model's checkpoint directory, e.g. ckpt/jax/cnn",
-    )
-    p.add_argument(
-        "--out",
-        type=Path,
-        default=Path("explanation"),
-        help="directory to write into; replaced only if it holds an earlier explanation "
-        "(default ./explanation)",
-    )
-    p.add_argument(
-        "--framework",
-        choices=FRAMEWORKS,
-        help="port to explain with (default: the one that trained the model)",
-    )
+    _add_checkpoint(p, "explain")
+    _add_out(p, "explanation", "directory to write into; replaced only if it holds an earlier "
+             "explanation")  # fmt: skip
     p.add_argument(
         "--output",
-        type=int,
+        type=argument_type(Int(0), "index"),
         default=0,
         metavar="K",
         help="which model output to explain: a class or label index (default 0)",
     )
     p.add_argument(
         "--max-seqs",
-        type=_positive_int,
+        type=argument_type(Int(), "count"),
         default=spec.MAX_EXPLAINED,
         metavar="N",
         help=f"explain the file's first N sequences (default {spec.MAX_EXPLAINED}; ISM runs "
         "4 x length mutants of each)",
     )
-    p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    _add_jax_impl(p)
     _add_data_options(p, with_task=False)
     p.set_defaults(handler=_cmd_explain)
 
@@ -529,14 +408,15 @@ def _cmd_explain(args: argparse.Namespace) -> int:
 
     if args.data is None:
         raise ConfigError("--data FILE is required: the sequences to explain")
+    cfg = _port_settings(args)
     start = time.perf_counter()
     summary = explain(
         args.checkpoint,
         args.data,
         args.out,
         args.framework,
-        args.device,
-        args.jax_impl,
+        cfg.device,
+        cfg.jax_impl,
         output=args.output,
         max_seqs=args.max_seqs,
         show=not args.quiet,
@@ -565,29 +445,26 @@ def _add_parity(sub) -> None:
         "Prints the table and writes parity-cpu.{json,md} (parity-gpu with --device cuda) to "
         "--out. Exits 1 if any quantity is outside its tolerance.",
     )
-    p.add_argument(
-        "--device",
-        choices=("cpu", "cuda"),
-        default="cpu",
-        help="run both ports here (cuda: TF32 off in torch, 'highest' in JAX)",
+    add_options(
+        p,
+        RunConfig,
+        ["device", "jax_impl"],
+        helps={"device": "run both ports here (cuda: TF32 off in torch, 'highest' in JAX)"},
     )
     p.add_argument(
-        "--quick", action="store_true", help="only the tutorial's model shapes and no training run"
+        "--quick",
+        action="store_true",
+        help="only the tutorial's model shapes and no training run (files named *-quick)",
     )
-    p.add_argument(
-        "--out",
-        type=Path,
-        default=Path("parity-report"),
-        help="where to write parity-cpu.{json,md} or parity-gpu (default ./parity-report)",
-    )
-    _add_jax_impl(p)
+    _add_out(p, "parity-report", "where to write parity-cpu.{json,md} or parity-gpu")
     p.set_defaults(handler=_cmd_parity)
 
 
 def _cmd_parity(args: argparse.Namespace) -> int:
     from parity_tests.report import run_and_write
 
-    return run_and_write(args.device, args.out, quick=args.quick, jax_impl=args.jax_impl)
+    cfg = settings_from(RunConfig, args)
+    return run_and_write(cfg.device, args.out, quick=args.quick, jax_impl=cfg.jax_impl)
 
 
 def _add_bench(sub) -> None:
@@ -623,16 +500,19 @@ def _add_reproduce(sub) -> None:
         "minutes on 2 CPU cores; --quick takes a minute.",
     )
     p.add_argument("experiment", choices=("koo-eddy",))
+    _add_out(p, "experiments/results", "directory to write the results into, beside what it "
+             "holds")  # fmt: skip
     p.add_argument(
-        "--out",
-        type=Path,
-        default=Path("experiments/results"),
-        help="directory to write the results into, beside what it holds "
-        "(default ./experiments/results)",
+        "--quick",
+        action="store_true",
+        help="tiny data, 2 epochs, 2 variants (files named koo_eddy-quick.*)",
     )
-    p.add_argument("--quick", action="store_true", help="tiny data, 2 epochs, 2 variants")
     p.add_argument(
-        "--seeds", type=_seed, nargs="+", metavar="S", help="training seeds (default: 0)"
+        "--seeds",
+        type=argument_type(Int(0, MAX_SEED), "seed"),
+        nargs="+",
+        metavar="S",
+        help="training seeds (default: 0)",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(handler=_cmd_reproduce)
@@ -647,12 +527,12 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
     if args.seeds:
         setup = replace(setup, seeds=tuple(args.seeds))
     koo_eddy.run(args.out, setup, progress=not args.quiet)
-    print(f"written: {', '.join(str(args.out / n) for n in koo_eddy.NAMES)}")
+    print(f"written: {', '.join(str(args.out / n) for n in koo_eddy.file_names(setup))}")
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="dna-tutorial",
         description="'Modeling DNA sequences with PyTorch', in PyTorch and in JAX/Flax.",
     )
@@ -669,19 +549,36 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line_notes(message, category, filename, lineno, file=None, line=None):
+    if issubclass(category, KeptNotice):
+        print(f"dna-tutorial: note: {message}", file=sys.stderr)
+    else:
+        _show_warning(message, category, filename, lineno, file, line)
+
+
+_show_warning = warnings.showwarning
+
+
 def main(argv: list[str] | None = None) -> int:
+    for stream in (sys.stdout, sys.stderr):  # a path in a message must never crash a run
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
     parser = build_parser()
     args = parser.parse_args(argv)
+    warnings.showwarning = _one_line_notes
     try:
-        return args.handler(args)
+        with stop_signals():
+            return args.handler(args)
     except UserError as err:
         if args.debug:
             raise
         print(f"dna-tutorial {args.command}: error: {err}", file=sys.stderr)
         return EXIT_USAGE
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as err:
+        print(f"dna-tutorial {args.command}: stopped by {signal_name(err)}", file=sys.stderr)
+        return exit_status(err)
+    finally:
+        warnings.showwarning = _show_warning
 
 
 if __name__ == "__main__":

@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from dna_tutorial import spec
+from dna_tutorial import memory, spec
 from dna_tutorial.app import plots
-from dna_tutorial.app.predict import predictor, read_for_model
+from dna_tutorial.app.predict import chunk_rows, predictor, read_for_model
 from dna_tutorial.checkpoint import load_snapshot
 from dna_tutorial.errors import ConfigError
 from dna_tutorial.files import (
@@ -34,14 +34,21 @@ KIND = "explain"
 ONE_HOT = np.eye(UNKNOWN_CODE + 1, UNKNOWN_CODE, dtype=np.float32)  # codes 0-3, then N
 #: Sequences drawn as logos and ISM maps.
 NUM_SHOWN = 8
-#: Sequences per call into the port, for the progress bar.
+#: At most this many sequences per call into the port, for the progress bar.
 CHUNK = 64
+#: Arrays of (N, L, 4) float32 that explaining N sequences holds at once: the one-hot
+#: input, ISM, saliency, its two products with the input, and the compressed file's copy.
+ARRAYS = 6
 
 
 def attributions(
     snapshot, x: np.ndarray, framework: str, device: str, jax_impl: str, output: int, progress
 ):
-    """(ISM, saliency) of one-hot ``x`` (N, L, 4) in the chosen port: float32 (N, L, 4) each."""
+    """(ISM, saliency) of one-hot ``x`` (N, L, 4) in the chosen port: float32 (N, L, 4) each.
+
+    Each model call holds what fits in memory: ISM's mutants and saliency's sequences come
+    in chunks sized by :func:`~dna_tutorial.app.predict.chunk_rows`."""
+    rows, grad_rows = chunk_rows(snapshot), chunk_rows(snapshot, backward=True)
     if framework == "torch":
         from reference_torch.checkpoint import load_model
         from reference_torch.interpret import ism, saliency
@@ -51,7 +58,7 @@ def attributions(
         model = load_model(snapshot).to(dev)
 
         def explain(xb):
-            return ism(model, xb, output, dev), saliency(model, xb, output, dev)
+            return ism(model, xb, output, dev, rows), saliency(model, xb, output, dev, grad_rows)
 
     else:
         import jax
@@ -68,11 +75,12 @@ def attributions(
             with jax.default_device(dev):
                 xb = jax.numpy.asarray(xb)
                 return (
-                    np.asarray(ism(model, variables, xb, output)),
-                    np.asarray(saliency(model, variables, xb, output)),
+                    np.asarray(ism(model, variables, xb, output, rows)),
+                    np.asarray(saliency(model, variables, xb, output, grad_rows)),
                 )
 
-    chunks = [explain(x[i : i + CHUNK]) for i in progress(range(0, len(x), CHUNK))]
+    step = min(CHUNK, grad_rows)
+    chunks = [explain(x[i : i + step]) for i in progress(range(0, len(x), step))]
     return np.concatenate([c[0] for c in chunks]), np.concatenate([c[1] for c in chunks])
 
 
@@ -94,7 +102,10 @@ def explain(
     out = output_path(out)
     check_no_overlap({"--out": out}, {"--checkpoint": checkpoint, "--data": data})
     check_replaceable(out, KIND)
-    with exclusive_lock(lock_path(out), f"--out {out}"):  # held from before the work
+    with (
+        exclusive_lock(lock_path(out), f"--out {out}"),  # held from before the work
+        staged_directory(out, KIND, lock=False) as stage,  # kept if it cannot move in
+    ):
         snapshot = load_snapshot(checkpoint, optimizer=False)
         meta = snapshot.meta
         outputs = max(len(meta["class_names"]), 1) if meta["task"] != "regress" else 1
@@ -102,6 +113,15 @@ def explain(
             raise ConfigError(f"--output {output}: the model has outputs 0 to {outputs - 1}")
         records = read_for_model(snapshot, data, **read_options)
         ids, seqs = records.ids[:max_seqs], records.seqs[:max_seqs]
+        per_seq = ARRAYS * meta["seq_len"] * 4 * memory.FLOAT
+        room = int(memory.USABLE * memory.available_bytes()) - memory.RUNTIME_BYTES
+        memory.refuse_unless_fits(
+            {
+                f"attributions of {len(seqs):,} x {meta['seq_len']:,} nt": len(seqs) * per_seq,
+                "chunked work": memory.CHUNK_BYTES,
+            },
+            f"use --max-seqs {max(1, (room - memory.CHUNK_BYTES) // per_seq):,} or fewer",
+        )
         framework = framework or meta["framework"]
         x = ONE_HOT[encode_codes(seqs)]  # N (unknown) bases: zero rows, as in the ports
 
@@ -122,39 +142,38 @@ def explain(
         }
         source = meta["data"]  # the data it was trained on, as TutorialData.describe() says
         synthetic = meta["task"] == "regress" and source.get("synthetic") is True
-        with staged_directory(out, KIND, lock=False) as stage:
-            np.savez_compressed(
-                stage / "attributions.npz",
-                ids=np.array(ids),
-                seqs=np.array(seqs),
-                ism=ism,
-                saliency=grads,
-                grad_times_input=by_input,
-                grad_times_input_corrected=corrected,
-            )
-            shown = slice(0, NUM_SHOWN)
-            plots.attribution_logos(
-                seqs[shown],
-                corrected[shown],
-                stage / "logos.png",
-                title=f"{meta['model']}: gradient x input, simplex-corrected (output {output})",
-            )
-            plots.ism_maps(
-                seqs[shown],
-                ism[shown],
-                stage / "ism.png",
-                title=f"{meta['model']}: in-silico mutagenesis (output {output})",
-            )
-            if synthetic:  # the scoring rule is the truth to hold the model against
-                model_outputs = predictor(snapshot, framework, device, jax_impl)  # loaded once
+        np.savez_compressed(
+            stage / "attributions.npz",
+            ids=np.array(ids),
+            seqs=np.array(seqs),
+            ism=ism,
+            saliency=grads,
+            grad_times_input=by_input,
+            grad_times_input_corrected=corrected,
+        )
+        shown = slice(0, NUM_SHOWN)
+        plots.attribution_logos(
+            seqs[shown],
+            corrected[shown],
+            stage / "logos.png",
+            title=f"{meta['model']}: gradient x input, simplex-corrected (output {output})",
+        )
+        plots.ism_maps(
+            seqs[shown],
+            ism[shown],
+            stage / "ism.png",
+            title=f"{meta['model']}: in-silico mutagenesis (output {output})",
+        )
+        if synthetic:  # the scoring rule is the truth to hold the model against
+            model_outputs = predictor(snapshot, framework, device, jax_impl)  # loaded once
 
-                def predict(s):
-                    return model_outputs(s)[:, 0]
+            def predict(s):
+                return model_outputs(s)[:, 0]
 
-                per_occurrence = bool(source.get("per_occurrence"))
-                effects = insertion_effects(predict, meta["seq_len"], per_occurrence=per_occurrence)
-                table = insertion_table(effects)
-                table.to_csv(stage / "insertions.csv", index=False, float_format="%.4f")
-                summary["insertions"] = table.to_dict("records")
-            atomic_write_json(stage / "explain.json", summary)
+            per_occurrence = bool(source.get("per_occurrence"))
+            effects = insertion_effects(predict, meta["seq_len"], per_occurrence=per_occurrence)
+            table = insertion_table(effects)
+            table.to_csv(stage / "insertions.csv", index=False, float_format="%.4f")
+            summary["insertions"] = table.to_dict("records")
+        atomic_write_json(stage / "explain.json", summary)
         return summary

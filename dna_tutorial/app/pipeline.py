@@ -12,7 +12,7 @@ import importlib
 import os
 from pathlib import Path
 
-from dna_tutorial import provenance, registry
+from dna_tutorial import memory, provenance, registry
 from dna_tutorial.app.report import METRICS_FILE, write_index, write_port_report
 from dna_tutorial.checkpoint import LOCK, check_run, fingerprint, record_run
 from dna_tutorial.config import RunConfig
@@ -74,17 +74,27 @@ def preflight(
     check_replaceable(out, REPORT)
     if checkpoints is not None:
         check_writable(checkpoints)
-        check_run(checkpoints, _run_record(cfg, data_file), resume, epochs=cfg.epochs)
+        record = _run_record(cfg, data_file)
+        check_run(checkpoints, record, resume, epochs=cfg.epochs, frameworks=cfg.frameworks)
 
 
 def check_models(cfg: RunConfig, data: TutorialData) -> tuple[str, ...]:
-    """The models the run trains, refused if they cannot take this data."""
+    """The models the run trains, refused if they cannot take this data or if the data
+    and a training step would not fit in memory (:mod:`dna_tutorial.memory`)."""
     names = cfg.model_names(data.task, has_classes=bool(data.class_names))
-    if any(registry.get(n).has_filters for n in names) and cfg.kernel_size > data.seq_len:
-        raise ConfigError(
-            f"the sequences have length {data.seq_len}, shorter than the CNN's filters "
-            f"({cfg.kernel_size}); pad them with --pad-to {cfg.kernel_size} or more"
-        )
+    options = {**cfg.model_options(), "num_classes": max(len(data.class_names), 1)}
+    for name in names:
+        try:
+            registry.get(name).size_at(data.seq_len, options)
+        except registry.TooShort as err:
+            fix = ""
+            if err.need is not None:
+                longer = "--seq-len" if data.synthetic else "--pad-to"
+                fix = f"; use {longer} {err.need} or more, or a smaller --kernel-size"
+            raise ConfigError(f"{name}: {err}{fix}") from None
+    memory.check_training(
+        names, len(data.seqs), data.seq_len, options, cfg.batch_size, len(data.split.train)
+    )
     return names
 
 
@@ -123,9 +133,12 @@ def run(
                 where = f"--checkpoint-dir {checkpoints}"
                 held.enter_context(exclusive_lock(checkpoints / LOCK, where))
         if checkpoints is not None and first:
-            check_run(checkpoints, record, resume, epochs=cfg.epochs)  # again, under the lock
+            # again, under the lock
+            check_run(checkpoints, record, resume, epochs=cfg.epochs, frameworks=cfg.frameworks)
             if not resume:
-                record_run(checkpoints, record)
+                record_run(checkpoints, {**record, "frameworks": list(cfg.frameworks)})
+        if first:  # staged from the start: a report that cannot move in at the end is kept
+            stage = held.enter_context(staged_directory(out, REPORT, lock=False))
         results = [
             run_port(
                 fw,
@@ -141,16 +154,15 @@ def run(
         if not all(r.main_process for r in results):
             return {}  # another process of a distributed run writes the report
         metrics = {"config": cfg.to_dict(), "data": data.describe(), "run": provenance.run_info()}
-        with staged_directory(out, REPORT, lock=False) as stage:
-            for result in results:
-                metrics[result.framework] = write_port_report(
-                    result,
-                    stage / result.framework,
-                    data.class_names,
-                    motifs=data.motifs,
-                    both_strands=data.both_strands,
-                    tomtom=tomtom,
-                )
-            atomic_write_json(stage / METRICS_FILE, metrics)
-            write_index(stage, metrics)
+        for result in results:
+            metrics[result.framework] = write_port_report(
+                result,
+                stage / result.framework,
+                data.class_names,
+                motifs=data.motifs,
+                both_strands=data.both_strands,
+                tomtom=tomtom,
+            )
+        atomic_write_json(stage / METRICS_FILE, metrics)
+        write_index(stage, metrics)
     return metrics

@@ -352,7 +352,10 @@ def attribution_logos(
         frame = pd.DataFrame(
             attr[window], columns=list(ALPHABET), index=range(window.start, window.stop)
         )
-        logomaker.Logo(frame, ax=ax, color_scheme="classic")
+        if frame.to_numpy().any():
+            logomaker.Logo(frame, ax=ax, color_scheme="classic")
+        else:  # logomaker cannot scale an empty logo (a dead ReLU's zero gradient)
+            ax.text(0.5, 0.5, "every attribution is 0", ha="center", transform=ax.transAxes)
         ax.axhline(0, color="gray", linewidth=0.5)
         ax.set_xticks([])
         ax.tick_params(labelsize=6)

@@ -8,16 +8,26 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from dna_tutorial import memory
 from dna_tutorial.checkpoint import WEIGHTS, Snapshot, load_snapshot
 from dna_tutorial.errors import CheckpointError, DataFileError
 from dna_tutorial.io import Records, read_records
+
+
+def chunk_rows(snapshot: Snapshot, backward: bool = False) -> int:
+    """Examples per model call for the snapshot's model, sized from memory."""
+    meta = snapshot.meta
+    options = {**meta["options"], "num_classes": max(len(meta["class_names"]), 1)}
+    return memory.chunk_rows(meta["model"], meta["seq_len"], options, backward)
 
 
 def predictor(
     snapshot: Snapshot, framework: str, device: str, jax_impl: str = "fast"
 ) -> Callable[[list[str]], np.ndarray]:
     """The snapshot's model, loaded once in the chosen port, as a function of sequences
-    returning its outputs (N, out); weights from either port load in both."""
+    returning its outputs (N, out), in batches that fit in memory; weights from either
+    port load in both."""
+    rows = chunk_rows(snapshot)
     if framework == "torch":
         from reference_torch.checkpoint import load_model
         from reference_torch.evaluate import predict_seqs
@@ -25,7 +35,7 @@ def predictor(
 
         dev = resolve_device(device)
         model = load_model(snapshot).to(dev)
-        return lambda seqs: predict_seqs(model, seqs, dev)
+        return lambda seqs: predict_seqs(model, seqs, dev, rows)
     import jax
 
     from jax_impl.checkpoint import load_model
@@ -38,7 +48,7 @@ def predictor(
 
     def predict(seqs: list[str]) -> np.ndarray:
         with jax.default_device(dev):
-            return np.asarray(IMPLS[jax_impl].predict_seqs(model, variables, seqs))
+            return np.asarray(IMPLS[jax_impl].predict_seqs(model, variables, seqs, rows))
 
     return predict
 

@@ -323,7 +323,7 @@ def write_index(out: Path, metrics: dict) -> Path:
         f"<pre>{html.escape(_provenance_text(metrics))}</pre></body></html>",
     ]
     path = out / "index.html"
-    path.write_text("\n".join(parts))
+    path.write_text("\n".join(parts), encoding="utf-8")
     return path
 
 

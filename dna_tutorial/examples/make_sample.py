@@ -49,7 +49,7 @@ def write_sample(path: Path = PATH) -> Path:
         f"frag{i:04d},{seq},{value:.3f}"
         for i, (seq, value) in enumerate(zip(soft_mask(seqs, rng), activity, strict=True))
     ]
-    path.write_text("\n".join(lines) + "\n")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
 
 

@@ -1,6 +1,7 @@
 """Step 7 in JAX: filter weights and activation counts on inputs whose answers
 can be worked out by hand."""
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -41,3 +42,18 @@ def test_filter_weights_are_filters_by_letters_by_positions(name):
     weights = filter_weights(_hand_set(name))
     assert weights.shape == (2, 4, 3)
     np.testing.assert_array_equal(weights[0], TAT)
+
+
+def _random_seqs(n: int, seq_len: int) -> list[str]:
+    return ["".join(s) for s in np.random.default_rng(0).choice(list("ACGT"), (n, seq_len))]
+
+
+@pytest.mark.parametrize(("name", "seq_len"), [("cnn", 12), ("deep", 20)])
+def test_counts_in_batches_add_up_to_the_counts_of_one_batch(name, seq_len):
+    model = build_model(name, seq_len)
+    seqs = _random_seqs(10, seq_len)
+    variables = jax.jit(model.init)(jax.random.key(0), jnp.zeros((1, seq_len, 4)))
+    whole = get_filter_activations(seqs, model, variables, 0.0, batch_size=len(seqs))
+    assert whole.sum() > 0
+    chunked = get_filter_activations(seqs, model, variables, 0.0, batch_size=4)  # 4, 4, 2 + pad
+    np.testing.assert_array_equal(chunked, whole)

@@ -7,7 +7,7 @@ import torch
 
 from reference_torch.data import one_hot_encode
 from reference_torch.filters import filter_weights, get_filter_activations
-from reference_torch.models import DNA_CNN, DNA_CNN2d
+from reference_torch.models import DNA_CNN, DNA_CNN2d, build_model
 
 TAT = np.array([[0, 1, 0], [0, 0, 0], [0, 0, 0], [1, 0, 1]], dtype=np.float32)  # (4, k)
 
@@ -39,3 +39,17 @@ def test_filter_weights_are_filters_by_letters_by_positions(cls):
     weights = filter_weights(_hand_set(cls(6, num_filters=2)))
     assert weights.shape == (2, 4, 3)
     np.testing.assert_array_equal(weights[0], TAT)
+
+
+def _random_seqs(n: int, seq_len: int) -> list[str]:
+    return ["".join(s) for s in np.random.default_rng(0).choice(list("ACGT"), (n, seq_len))]
+
+
+@pytest.mark.parametrize(("name", "seq_len"), [("cnn", 12), ("deep", 20)])
+def test_counts_in_batches_add_up_to_the_counts_of_one_batch(name, seq_len):
+    torch.manual_seed(0)
+    model = build_model(name, seq_len)  # in training mode, as built
+    seqs = _random_seqs(10, seq_len)
+    whole = get_filter_activations(seqs, model, act_thresh=0.0, batch_size=len(seqs))
+    assert whole.sum() > 0
+    np.testing.assert_array_equal(get_filter_activations(seqs, model, 0.0, batch_size=4), whole)
