@@ -43,7 +43,7 @@ from benchmarks.timing import measure_side_by_side
 from dna_tutorial import provenance
 from dna_tutorial.app.stop import exit_status, signal_name, stop_signals
 from dna_tutorial.errors import ConfigError
-from dna_tutorial.files import json_text, updated_directory
+from dna_tutorial.outputs import json_text, updated_directory
 from parity_tests.harness import full_float32
 
 BASELINE = ("torch-reference", "conv")  # training ratios are against the tutorial's code

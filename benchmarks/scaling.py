@@ -24,7 +24,7 @@ from pathlib import Path
 
 from benchmarks.timing import measure, measure_side_by_side
 from dna_tutorial import provenance
-from dna_tutorial.files import json_text, updated_directory
+from dna_tutorial.outputs import json_text, updated_directory
 from reference_torch.distributed import torchrun
 
 #: The data-parallel workload: the synthetic task, a CNN, batches that split over 4.
@@ -95,11 +95,11 @@ def torch_worker(device: str, repeats: int) -> dict | None:
     torch.manual_seed(0)
     model = distributed.wrap(build_model("cnn", DP_SEQ_LEN).to(dev), dev)
     opt = torch.optim.SGD(model.parameters(), lr=0.01)
-    loss_fn = nn.MSELoss()
+    loss_func = nn.MSELoss()
 
     def run():
         for xb, yb in loader:
-            loss = loss_fn(model(xb.to(dev)), yb.to(dev))
+            loss = loss_func(model(xb.to(dev)), yb.to(dev))
             loss.backward()
             opt.step()
             opt.zero_grad()

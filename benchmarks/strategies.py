@@ -160,14 +160,14 @@ def torch_train(name: str, kernel: str | None, w: Workload, device: str) -> Call
         return _torch_func_ensemble(w, kernel, x, y, dev)
     model = torch_model(w, kernel).to(dev)
     opt = torch.optim.SGD(model.parameters(), lr=LR)
-    loss_fn = nn.MSELoss()
+    loss_func = nn.MSELoss()
     if name == "torch-cuda-graphs":
         if dev.type != "cuda":
             raise Skip("CUDA graphs need a GPU")
-        return _cuda_graph_epoch(model, opt, loss_fn, x, y, w.batch_size, dev)
+        return _cuda_graph_epoch(model, opt, loss_func, x, y, w.batch_size, dev)
 
     def step(xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
-        loss = loss_fn(forward(xb), yb)
+        loss = loss_func(forward(xb), yb)
         loss.backward()
         opt.step()
         opt.zero_grad()
@@ -197,10 +197,10 @@ def _torch_func_ensemble(w, kernel, x, y, dev) -> Callable[[], None]:
     members = [torch_model(w, kernel, seed=k).to(dev) for k in range(ENSEMBLE_SIZE)]
     params, buffers = stack_module_state(members)
     base = copy.deepcopy(members[0]).to("meta")
-    loss_fn = nn.MSELoss()
+    loss_func = nn.MSELoss()
 
     def loss(p, b, xb, yb):
-        return loss_fn(functional_call(base, (p, b), (xb,)), yb)
+        return loss_func(functional_call(base, (p, b), (xb,)), yb)
 
     grads = vmap(grad(loss), in_dims=(0, 0, 0, 0))
 
@@ -216,7 +216,7 @@ def _torch_func_ensemble(w, kernel, x, y, dev) -> Callable[[], None]:
     return epoch
 
 
-def _cuda_graph_epoch(model, opt, loss_fn, x, y, batch_size, dev) -> Callable[[], None]:
+def _cuda_graph_epoch(model, opt, loss_func, x, y, batch_size, dev) -> Callable[[], None]:
     """Capture forward + backward + SGD for full batches once, then replay per batch."""
     static_x, static_y = x[:batch_size].clone(), y[:batch_size].clone()
     stream = torch.cuda.Stream(dev)
@@ -224,13 +224,13 @@ def _cuda_graph_epoch(model, opt, loss_fn, x, y, batch_size, dev) -> Callable[[]
     with torch.cuda.stream(stream):  # warm up on a side stream, as capture requires
         for _ in range(3):
             opt.zero_grad(set_to_none=True)
-            loss_fn(model(static_x), static_y).backward()
+            loss_func(model(static_x), static_y).backward()
             opt.step()
     torch.cuda.current_stream(dev).wait_stream(stream)
     graph = torch.cuda.CUDAGraph()
     opt.zero_grad(set_to_none=True)
     with torch.cuda.graph(graph):
-        static_loss = loss_fn(model(static_x), static_y)
+        static_loss = loss_func(model(static_x), static_y)
         static_loss.backward()
         opt.step()
 
@@ -243,7 +243,7 @@ def _cuda_graph_epoch(model, opt, loss_fn, x, y, batch_size, dev) -> Callable[[]
             else:  # the short last batch has another shape: run it eagerly
                 for p in model.parameters():
                     p.grad = None
-                loss_fn(model(x[idx]), y[idx]).backward()
+                loss_func(model(x[idx]), y[idx]).backward()
                 opt.step()
         _sync(dev)
 

@@ -36,7 +36,7 @@ import numpy as np
 
 from dna_tutorial import provenance, registry
 from dna_tutorial.errors import CheckpointError, DataFileError, OutputError
-from dna_tutorial.files import (
+from dna_tutorial.outputs import (
     FORMAT,
     MANIFEST,
     PROJECT,

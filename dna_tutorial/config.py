@@ -23,10 +23,11 @@ from dna_tutorial.schedule import SCHEDULES
 
 FRAMEWORKS = ("torch", "jax")
 DEVICES = ("cpu", "cuda")
-#: How the JAX port computes: ``textbook`` is the lesson as written (``nn.Conv``,
-#: ``jax.random.permutation``, float one-hot batches); ``fast`` swaps in the CPU engineering
-#: of ``jax_impl.fast`` (the same parameters and arithmetic, tested equal).
-JAX_IMPLS = ("fast", "textbook")
+#: How the JAX port computes (``--jax-impl``): ``textbook`` is the lesson as written
+#: (``nn.Conv``, ``jax.random.permutation``, float one-hot batches); ``fast`` swaps in the
+#: CPU engineering of ``jax_impl.fast`` (the same parameters and arithmetic, tested equal).
+FAST, TEXTBOOK = "fast", "textbook"
+JAX_VARIANTS = (FAST, TEXTBOOK)
 #: The JAX port's initialisations: like PyTorch's defaults, or Flax's own.
 WEIGHT_INITS = ("torch", "flax")
 
@@ -196,11 +197,12 @@ class RunConfig:
         flag="--jax-init",
         port="jax",
     )
-    jax_impl: str = option(
-        "fast",
+    jax_variant: str = option(
+        FAST,
         "JAX: the lesson as written ('textbook': nn.Conv, jax.random.permutation) or with the "
         "CPU engineering of jax_impl/fast.py ('fast', default; the same maths)",
-        Choice(JAX_IMPLS),
+        Choice(JAX_VARIANTS),
+        flag="--jax-impl",
         port="jax",
     )
     devices: int = option(

@@ -14,7 +14,7 @@ import numpy as np
 from safetensors import safe_open
 from safetensors.numpy import save as _save_bytes
 
-from dna_tutorial.files import atomic_write_bytes
+from dna_tutorial.outputs import atomic_write_bytes
 
 
 def save_weights(

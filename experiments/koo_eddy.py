@@ -442,7 +442,7 @@ def run(
     import tempfile
 
     from dna_tutorial import provenance
-    from dna_tutorial.files import json_text, updated_directory
+    from dna_tutorial.outputs import json_text, updated_directory
 
     command = "dna-tutorial reproduce koo-eddy"
     if replace(setup, seeds=FULL.seeds) == QUICK:

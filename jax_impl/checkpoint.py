@@ -24,8 +24,9 @@ from dna_tutorial.checkpoint import (
     load_snapshot,
     save_snapshot,
 )
+from dna_tutorial.config import FAST
 from dna_tutorial.errors import CheckpointError
-from jax_impl import convert, fast, models
+from jax_impl import convert, fast
 from jax_impl.train import History, TrainState
 
 _STEP = "step"
@@ -92,13 +93,13 @@ def restore(directory: str | Path, state: TrainState) -> tuple[TrainState, Histo
     return state, History(**snap.history)
 
 
-def load_model(snapshot: Snapshot, impl: str = "fast", **model_kwargs):
+def load_model(snapshot: Snapshot, variant: str = FAST, **model_kwargs):
     """(model, variables) that a snapshot describes, from either port's weights.
 
-    ``impl``: ``"fast"`` builds the model with ``jax_impl.fast``'s layers where it has
+    ``variant``: ``"fast"`` builds the model with ``jax_impl.fast``'s layers where it has
     them, ``"textbook"`` the lesson's; the variables are the same.
     """
-    build = fast.build_model if impl == "fast" else models.build_model
+    build = fast.VARIANTS[variant].build_model
     arch = architecture(snapshot.meta)
     try:
         model = build(arch.pop("name"), **arch, **model_kwargs)

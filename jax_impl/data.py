@@ -68,10 +68,14 @@ def score_codes(codes: jax.Array, per_occurrence: bool = False) -> jax.Array:
     return (points + length * bonus).astype(jnp.float32) * inverse_length(length)
 
 
-def one_hot_encode(seqs: Sequence[str]) -> jax.Array:
-    """One-hot encode sequences: float32 array (N, L, 4), channels A, C, G, T; N -> zeros.
+def one_hot_encode(seq: str) -> jax.Array:
+    """One-hot encode one sequence: float32 array (L, 4), channels A, C, G, T; N -> zeros."""
+    return one_hot_seqs([seq])[0]
 
-    All at once, where the reference encodes one sequence per call as the notebook does."""
+
+def one_hot_seqs(seqs: Sequence[str]) -> jax.Array:
+    """Every sequence one-hot encoded at once: float32 array (N, L, 4), each row what
+    :func:`one_hot_encode` gives for it."""
     codes = encode_codes(seqs)  # raises ValueError naming the bad letter and its position
     return jax.nn.one_hot(codes, len(ALPHABET), dtype=jnp.float32)  # code 4 (N): zeros
 
@@ -103,7 +107,7 @@ class SeqDatasetOHE:
     def __init__(self, df: pd.DataFrame, seq_col: str = "seq", target_col: str = "score"):
         seqs = list(df[seq_col].values)
         check_lengths(seqs)
-        self.ohe_seqs = one_hot_encode(seqs)
+        self.ohe_seqs = one_hot_seqs(seqs)
         self.labels = targets_array(df[target_col].to_numpy())
 
     def __len__(self) -> int:
@@ -134,6 +138,10 @@ class DataLoader:
     dataset: SeqDatasetOHE
     batch_size: int = struct.field(pytree_node=False)
     shuffle: bool = struct.field(pytree_node=False, default=False)
+
+    def __len__(self) -> int:
+        """Batches per epoch, the short last one included (as ``len`` of torch's)."""
+        return -(-len(self.dataset) // self.batch_size)
 
     def order(self, key: jax.Array | None) -> jax.Array:
         """Every row once: shuffled by ``key`` when ``shuffle``, else in order."""

@@ -13,7 +13,7 @@ import pandas as pd
 
 from dna_tutorial.metrics import r2_score
 from dna_tutorial.spec import PREDICT_BATCH_SIZE, SPOT_CHECKS
-from jax_impl.data import one_hot_encode, score_seqs
+from jax_impl.data import one_hot_seqs, score_seqs
 
 
 @functools.partial(jax.jit, static_argnames="model")
@@ -39,7 +39,7 @@ def predict_seqs(
     """
     outs = []
     for i in range(0, len(seqs), batch_size):
-        x = one_hot_encode(seqs[i : i + batch_size])
+        x = one_hot_seqs(seqs[i : i + batch_size])
         outs.append(predict(model, variables, x, batch_size))
     return np.concatenate(outs)
 

@@ -37,6 +37,7 @@ import pandas as pd
 from flax import struct
 
 from dna_tutorial import registry
+from dna_tutorial.config import FAST, TEXTBOOK
 from dna_tutorial.registry import resolve
 from dna_tutorial.sequences import encode_codes
 from dna_tutorial.spec import ALPHABET, BATCH_SIZE, PREDICT_BATCH_SIZE
@@ -111,7 +112,7 @@ class DNA_CNN(models.DNA_CNN):
             WindowConv(self.num_filters, self.kernel_size),  # (F, P, N)
             nn.relu,
             lambda h: h,
-            FeatureMajorDense(self.out_features),  # (N, out_features)
+            FeatureMajorDense(self.outputs),  # (N, outputs)
         ])  # fmt: skip
 
     def conv_activations(self, xb: jax.Array) -> jax.Array:
@@ -205,7 +206,7 @@ class DNA_DeepCNN(models.DNA_DeepCNN):
             ConvBlock(*block, self.dropout[0], self.padding) for block in self.conv_blocks
         ]
         self.head = [models.DenseBlock(u, self.dropout[1]) for u in self.dense_units]
-        self.out = nn.Dense(self.out_features)
+        self.out = nn.Dense(self.outputs)
 
 
 class DNA_DeepCNNMultilabel(DNA_DeepCNN, models.DNA_DeepCNNMultilabel):
@@ -353,7 +354,7 @@ def predict_seqs(
     return np.concatenate(outs)
 
 
-class Impl(NamedTuple):
+class Variant(NamedTuple):
     """What ``--jax-impl`` chooses: the models, the loaders and batched prediction, with the
     lesson's signatures. Every function of the lesson's ``train`` runs either."""
 
@@ -362,7 +363,7 @@ class Impl(NamedTuple):
     predict_seqs: Callable
 
 
-IMPLS = {
-    "textbook": Impl(models.build_model, data.build_dataloaders, evaluate.predict_seqs),
-    "fast": Impl(build_model, build_dataloaders, predict_seqs),
+VARIANTS = {
+    TEXTBOOK: Variant(models.build_model, data.build_dataloaders, evaluate.predict_seqs),
+    FAST: Variant(build_model, build_dataloaders, predict_seqs),
 }

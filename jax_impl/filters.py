@@ -18,7 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from dna_tutorial.spec import ACT_THRESH, FILTER_BATCH_SIZE
-from jax_impl.data import one_hot_encode
+from jax_impl.data import one_hot_seqs
 from jax_impl.models import conv_layer
 
 
@@ -63,7 +63,7 @@ def get_filter_activations(
     batch = max(1, min(batch_size, len(seqs)))
     counts = np.zeros((filters, k, 4), np.int64)
     for i in range(0, len(seqs), batch):
-        x = one_hot_encode(seqs[i : i + batch])
+        x = one_hot_seqs(seqs[i : i + batch])
         # all-N rows (zeros) add no letters: padding the last batch keeps one compiled shape
         x = jnp.pad(x, ((0, batch - len(x)), (0, 0), (0, 0)))
         # a float32 count is exact below 2**24: round each batch's, add them as integers

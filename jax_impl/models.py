@@ -56,8 +56,13 @@ class DNA_CNN(nn.Module):
             nn.Conv(self.num_filters, (self.kernel_size,), padding="VALID"),  # (N, P, F)
             nn.relu,
             _flatten,  # (N, P*F), length-major
-            nn.Dense(self.out_features),
+            nn.Dense(self.outputs),
         ])  # fmt: skip
+
+    @property
+    def outputs(self) -> int:
+        """How many numbers the model predicts (a subclass may count them otherwise)."""
+        return self.out_features
 
     def __call__(self, xb: jax.Array, train: bool = False) -> jax.Array:
         return self.conv_net(xb)  # Flax convolves channels-last: no permute needed
@@ -105,10 +110,9 @@ class DNA_CNNClassifier(DNA_CNN):
 
     num_classes: int = 3
 
-    def __post_init__(self) -> None:
-        # A Flax module is a frozen dataclass: set the field before Flax freezes it.
-        object.__setattr__(self, "out_features", self.num_classes)
-        super().__post_init__()
+    @property
+    def outputs(self) -> int:  # a dataclass: no constructor passes it to the parent
+        return self.num_classes
 
 
 class BatchNorm(nn.Module):
@@ -209,7 +213,12 @@ class DNA_DeepCNN(nn.Module):
             ConvBlock(*block, self.dropout[0], self.padding) for block in self.conv_blocks
         ]
         self.head = [DenseBlock(units, self.dropout[1]) for units in self.dense_units]
-        self.out = nn.Dense(self.out_features)
+        self.out = nn.Dense(self.outputs)
+
+    @property
+    def outputs(self) -> int:
+        """How many numbers the model predicts (a subclass may count them otherwise)."""
+        return self.out_features
 
     def conv_activations(self, xb: jax.Array) -> jax.Array:
         """First-layer output before the ReLU, normalised: (N, L, 4) -> (N, P, F)."""
@@ -229,10 +238,9 @@ class DNA_DeepCNNMultilabel(DNA_DeepCNN):
 
     num_classes: int = 3
 
-    def __post_init__(self) -> None:
-        # A Flax module is a frozen dataclass: set the field before Flax freezes it.
-        object.__setattr__(self, "out_features", self.num_classes)
-        super().__post_init__()
+    @property
+    def outputs(self) -> int:  # a dataclass: no constructor passes it to the parent
+        return self.num_classes
 
 
 def build_model(name: str, seq_len: int, **options) -> nn.Module:

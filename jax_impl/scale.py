@@ -34,7 +34,7 @@ from tqdm.auto import tqdm
 from dna_tutorial.errors import ConfigError
 from jax_impl.data import DataLoader
 from jax_impl.train import (
-    LossFn,
+    LossFunc,
     TrainState,
     create_train_state,
     loss_batch,
@@ -51,12 +51,12 @@ def create_ensemble(
     keys: jax.Array,
     xb: jax.Array,
     tx: optax.GradientTransformation | None = None,
-    loss_fn: LossFn = mse_loss,
+    loss_func: LossFunc = mse_loss,
 ) -> tuple[TrainState, jax.Array]:
     """K train states stacked on a leading axis, member k initialised as ``run_model`` would
     initialise it from ``keys[k]``: (stacked state, stacked shuffle keys (K,))."""
     init_keys, shuffle_keys = jax.vmap(jax.random.split, out_axes=1)(keys)
-    states = jax.vmap(lambda k: create_train_state(model, k, xb, tx, loss_fn))(init_keys)
+    states = jax.vmap(lambda k: create_train_state(model, k, xb, tx, loss_func))(init_keys)
     return states, shuffle_keys
 
 

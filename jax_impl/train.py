@@ -22,10 +22,18 @@ from flax.training import train_state
 from tqdm.auto import tqdm
 
 from dna_tutorial.errors import NonFiniteLossError
-from dna_tutorial.spec import EPOCHS, LEARNING_RATE, PATIENCE
+from dna_tutorial.schedule import schedule_factor
+from dna_tutorial.spec import (
+    EPOCHS,
+    LEARNING_RATE,
+    PATIENCE,
+    SCHEDULE,
+    WARMUP_EPOCHS,
+    WEIGHT_DECAY,
+)
 from jax_impl.data import DataLoader
 
-LossFn = Callable[[jax.Array, jax.Array], jax.Array]
+LossFunc = Callable[[jax.Array, jax.Array], jax.Array]
 
 
 def mse_loss(pred: jax.Array, yb: jax.Array) -> jax.Array:
@@ -43,13 +51,22 @@ def binary_cross_entropy_loss(logits: jax.Array, yb: jax.Array) -> jax.Array:
     return optax.sigmoid_binary_cross_entropy(logits, yb).mean()
 
 
+#: The loss each task trains with: the notebook's MSE, footnote 2's cross-entropy, and
+#: binary cross-entropy on logits for a multi-label task.
+LOSSES = {
+    "regress": mse_loss,
+    "classify": cross_entropy_loss,
+    "multilabel": binary_cross_entropy_loss,
+}
+
+
 class TrainState(train_state.TrainState):
     """What the reference keeps inside its model and optimiser objects, as one value:
     Flax's TrainState (step, params, optimiser and its state), the model's other variables
     (BatchNorm statistics, if it has any) and the loss."""
 
     batch_stats: Any
-    loss_fn: LossFn = struct.field(pytree_node=False, default=mse_loss)
+    loss_func: LossFunc = struct.field(pytree_node=False, default=mse_loss)
 
     @property
     def variables(self) -> dict:
@@ -67,7 +84,7 @@ class History:
 
 
 def create_train_state(
-    model: nn.Module, key: jax.Array, xb: jax.Array, opt=None, lossf: LossFn = mse_loss
+    model: nn.Module, key: jax.Array, xb: jax.Array, opt=None, loss_func: LossFunc = mse_loss
 ) -> TrainState:
     """Initialise ``model`` from ``key`` (shapes from an example batch ``xb``) and pair it
     with an optimiser: the notebook's ``SGD(lr=0.01)`` unless ``opt`` is given."""
@@ -77,7 +94,7 @@ def create_train_state(
         params=variables["params"],
         batch_stats=variables.get("batch_stats", {}),
         tx=opt if opt is not None else optax.sgd(LEARNING_RATE),
-        loss_fn=lossf,
+        loss_func=loss_func,
     )
 
 
@@ -96,7 +113,7 @@ def loss_batch(
         variables = {"params": params, "batch_stats": state.batch_stats}
         rngs = None if key is None else {"dropout": key}
         pred, new = state.apply_fn(variables, xb, train=step, rngs=rngs, mutable="batch_stats")
-        return state.loss_fn(pred, yb), new["batch_stats"]
+        return state.loss_func(pred, yb), new["batch_stats"]
 
     if not step:
         return state, loss_of(state.params)[0], len(xb)
@@ -220,7 +237,7 @@ def run_model(
     key: jax.Array,
     lr: float = LEARNING_RATE,
     epochs: int = EPOCHS,
-    lossf: LossFn | None = None,
+    loss_func: LossFunc | None = None,
     opt: optax.GradientTransformation | None = None,
     **fit_kwargs,
 ) -> tuple[TrainState, History]:
@@ -229,5 +246,38 @@ def run_model(
     ``key`` (from ``set_seed``) splits into the initialisation key and the shuffle key."""
     init_key, shuffle_key = jax.random.split(key)
     xb, _ = train_dl.batch(jnp.arange(1))  # one row: the shapes to initialise
-    state = create_train_state(model, init_key, xb, opt or optax.sgd(lr), lossf or mse_loss)
+    state = create_train_state(model, init_key, xb, opt or optax.sgd(lr), loss_func or mse_loss)
     return fit(epochs, state, train_dl, val_dl, shuffle_key, **fit_kwargs)
+
+
+def learning_rate(
+    peak: float, schedule: str, warmup_epochs: int, epochs: int, steps_per_epoch: int
+) -> optax.Schedule:
+    """The deeper CNN's rate as a function of optax's step count: the schedule of epoch
+    ``step // steps_per_epoch``, as torch steps its scheduler once per epoch."""
+
+    def rate(step):
+        epoch = step // steps_per_epoch
+        return peak * schedule_factor(epoch, schedule, warmup_epochs, epochs, jnp)
+
+    return rate
+
+
+def make_optimizer(
+    kind: str = "sgd",
+    lr: float = LEARNING_RATE,
+    weight_decay: float = WEIGHT_DECAY,
+    warmup_epochs: int = WARMUP_EPOCHS,
+    epochs: int = EPOCHS,
+    schedule: str = SCHEDULE,
+    steps_per_epoch: int = 1,
+) -> optax.GradientTransformation:
+    """The optimizer a model trains with: the notebook's ``optax.sgd(lr)``, or
+    (``kind="adamw"``) the deeper CNN's AdamW with a warm-up and a cosine (or constant)
+    schedule of its peak rate ``lr``. The schedule's position is the step count optax keeps
+    in the optimizer's state (``len(train_dl)`` steps an epoch), so it is saved and
+    restored with the rest of the state."""
+    if kind == "sgd":
+        return optax.sgd(lr)
+    rate = learning_rate(lr, schedule, warmup_epochs, epochs, steps_per_epoch)
+    return optax.adamw(rate, weight_decay=weight_decay)

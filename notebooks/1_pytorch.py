@@ -198,7 +198,12 @@ class_dl, class_val_dl = data.build_dataloaders(train_df, val_df, target_col="la
 data.set_seed(SEED)
 classifier = models.DNA_CNNClassifier(8)
 train.run_model(
-    class_dl, class_val_dl, classifier, epochs=EPOCHS, lossf=nn.CrossEntropyLoss(), progress=False
+    class_dl,
+    class_val_dl,
+    classifier,
+    epochs=EPOCHS,
+    loss_func=nn.CrossEntropyLoss(),
+    progress=False,
 )
 predicted = evaluate.predict_seqs(classifier, test_df["seq"].tolist()).argmax(axis=1)
 confusion = np.zeros((3, 3), dtype=np.int64)
@@ -221,7 +226,7 @@ show(interpret.ism, interpret.saliency, interpret.simplex_correction)
 from dna_tutorial.insertion import attribution_seqs, insertion_effects, insertion_table
 
 spots = attribution_seqs(8, [])
-x = np.stack([data.one_hot_encode(s) for s in spots])
+x = data.one_hot_seqs(spots)
 image(plots.ism_maps(spots, interpret.ism(cnn, x), FIGURES / "ism.png", "cnn: ISM"))
 corrected = interpret.simplex_correction(interpret.saliency(cnn, x)) * x
 image(plots.attribution_logos(spots[4:8], corrected[4:8], FIGURES / "attr.png", "cnn: saliency"))
@@ -242,15 +247,14 @@ for name, model in (("linear", linear), ("cnn", cnn)):
 # scheduler), and a train or eval mode (a flag in every module).
 
 # %%
-from dna_tutorial.config import RunConfig
-from reference_torch.tutorial import make_optimizer
+from dna_tutorial.spec import ADAMW_LR
 
-show(models.ConvBlock, models.DNA_DeepCNN, make_optimizer)
+show(models.ConvBlock, models.DNA_DeepCNN, train.make_optimizer)
 
 # %%
 data.set_seed(SEED)
 deep = models.build_model("deep", 8)
-opt, scheduler = make_optimizer("deep", deep, RunConfig(epochs=EPOCHS))
+opt, scheduler = train.make_optimizer(deep, "adamw", ADAMW_LR, epochs=EPOCHS)
 deep_history = train.run_model(
     train_dl, val_dl, deep, epochs=EPOCHS, opt=opt, scheduler=scheduler, progress=False
 )

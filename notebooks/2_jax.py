@@ -194,7 +194,7 @@ for frame in (train_df, val_df, test_df):
 class_dl, class_val_dl = data.build_dataloaders(train_df, val_df, target_col="label")
 classifier = models.DNA_CNNClassifier(8)
 class_state, _ = train.run_model(
-    class_dl, class_val_dl, classifier, key, epochs=EPOCHS, lossf=train.cross_entropy_loss,
+    class_dl, class_val_dl, classifier, key, epochs=EPOCHS, loss_func=train.cross_entropy_loss,
     progress=False,
 )  # fmt: skip
 logits = evaluate.predict_seqs(classifier, class_state.variables, test_df["seq"].tolist())
@@ -216,7 +216,7 @@ show(interpret.ism, interpret.saliency, interpret.simplex_correction)
 from dna_tutorial.insertion import attribution_seqs, insertion_effects, insertion_table
 
 spots = attribution_seqs(8, [])
-x = data.one_hot_encode(spots)
+x = data.one_hot_seqs(spots)
 effects = np.asarray(interpret.ism(cnn, cnn_state.variables, x))
 image(plots.ism_maps(spots, effects, FIGURES / "ism.png", "cnn: ISM"))
 grads = interpret.saliency(cnn, cnn_state.variables, x)
@@ -239,15 +239,13 @@ for name, (model, variables) in trained.items():
 # `train` argument of every call.
 
 # %%
-from dna_tutorial.config import RunConfig
-from jax_impl.tutorial import learning_rate, make_optimizer
+from dna_tutorial.spec import ADAMW_LR, SCHEDULE, WARMUP_EPOCHS
 
-show(models.ConvBlock, models.DNA_DeepCNN, make_optimizer)
+show(models.ConvBlock, models.DNA_DeepCNN, train.make_optimizer)
 
 # %%
 deep = models.build_model("deep", 8)
-cfg, steps = RunConfig(epochs=EPOCHS), -(-len(train_df) // train_dl.batch_size)
-opt = make_optimizer("deep", cfg, steps)
+opt = train.make_optimizer("adamw", ADAMW_LR, epochs=EPOCHS, steps_per_epoch=len(train_dl))
 deep_state, deep_history = train.run_model(
     train_dl, val_dl, deep, key, epochs=EPOCHS, opt=opt, progress=False
 )
@@ -257,4 +255,5 @@ print(f"deep test R²: {evaluate.parity_pred(deep, deep_state.variables, test_df
 stats = deep_state.batch_stats["blocks_0"]["bn"]
 print("running mean (batch_stats):", np.asarray(stats["mean"][:4]))
 print("AdamW's state:", [type(s).__name__ for s in deep_state.opt_state])
-print("learning rate now:", float(learning_rate(cfg, steps)(deep_state.step)), "mode: an argument")
+rate = train.learning_rate(ADAMW_LR, SCHEDULE, WARMUP_EPOCHS, EPOCHS, len(train_dl))
+print("learning rate now:", float(rate(deep_state.step)), "mode: an argument")

@@ -72,7 +72,7 @@ pd.DataFrame({"torch": torch_out, "jax": jax_out, "difference": torch_out - jax_
 # every gradient, one SGD step, and attribution, each against its stated tolerance
 # (`parity_tests/tolerances.py`). The JAX side is the textbook port that the JAX notebook
 # teaches; `dna-tutorial parity` runs every check against the fast engine, and
-# `dna-tutorial parity --jax-impl textbook` against this one.
+# `dna-tutorial parity --jax-variant textbook` against this one.
 
 # %%
 cpu = torch.device("cpu")
@@ -83,7 +83,7 @@ checks = (
     harness.check_sgd_step,
     harness.check_attribution,
 )
-rows = [row.as_dict() for check in checks for row in check(case, cpu, impl="textbook")]
+rows = [row.as_dict() for check in checks for row in check(case, cpu, variant="textbook")]
 pd.DataFrame(rows)
 
 # %% [markdown]

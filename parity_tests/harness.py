@@ -24,11 +24,11 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from dna_tutorial import registry
-from dna_tutorial.config import RunConfig
 from dna_tutorial.metrics import r2_score
 from dna_tutorial.recipe import score_classes, tutorial_split
 from dna_tutorial.schedule import SCHEDULES
 from dna_tutorial.sequences import decode_codes, kmers
+from dna_tutorial.spec import ADAMW_LR
 from dna_tutorial.synthetic import synthetic_codes
 from jax_impl import convert
 from jax_impl import data as jdata
@@ -37,7 +37,7 @@ from jax_impl import filters as jfilters
 from jax_impl import interpret as jinterpret
 from jax_impl import models as jmodels
 from jax_impl import train as jtrain
-from jax_impl.fast import IMPLS
+from jax_impl.fast import VARIANTS
 from parity_tests.registry import CASES, ModelCase
 from parity_tests.tolerances import (
     EPOCH,
@@ -191,15 +191,15 @@ class ModelPair:
 
 
 def model_pair(
-    case: ModelCase, device: torch.device, seed: int = 0, impl: str = "fast"
+    case: ModelCase, device: torch.device, seed: int = 0, variant: str = "fast"
 ) -> ModelPair:
-    """A torch model with its default init, and the JAX model (built by ``impl``'s
+    """A torch model with its default init, and the JAX model (built by ``variant``'s
     ``build_model``) holding the same weights."""
     torch.manual_seed(seed)
     model = tmodels.build_model(case.name, case.seq_len, **case.kwargs).to(device)
     state = {k: _np(v) for k, v in model.state_dict().items()}
     variables = convert.torch_to_flax(case.name, state, case.kwargs)
-    jax_model = IMPLS[impl].build_model(case.name, case.seq_len, **case.kwargs)
+    jax_model = VARIANTS[variant].build_model(case.name, case.seq_len, **case.kwargs)
     return ModelPair(case, model, jax_model, jax.tree.map(jnp.asarray, variables))
 
 
@@ -245,8 +245,8 @@ def check_data() -> list[Comparison]:
         rows.append(
             compare(
                 name,
-                np.stack([tdata.one_hot_encode(s) for s in batch]),
-                jdata.one_hot_encode(batch),
+                tdata.one_hot_seqs(batch),
+                jdata.one_hot_seqs(batch),
                 EXACT,
             )
         )
@@ -270,13 +270,13 @@ def check_data() -> list[Comparison]:
 # --- Checks on one model ---------------------------------------------------------------
 
 
-def check_forward(case: ModelCase, device: torch.device, impl: str = "fast") -> list[Comparison]:
+def check_forward(case: ModelCase, device: torch.device, variant: str = "fast") -> list[Comparison]:
     """Outputs for random real-valued inputs and for one-hot sequences."""
-    pair = model_pair(case, device, impl=impl)
+    pair = model_pair(case, device, variant=variant)
     rng = np.random.default_rng(3)
     inputs = {
         "random inputs": rng.normal(size=(64, case.seq_len, 4)).astype(np.float32),
-        "one-hot inputs": np.asarray(jdata.one_hot_encode(random_seqs(256, case.seq_len, 4))),
+        "one-hot inputs": np.asarray(jdata.one_hot_seqs(random_seqs(256, case.seq_len, 4))),
     }
     rows = []
     for label, x in inputs.items():
@@ -288,7 +288,7 @@ def check_forward(case: ModelCase, device: torch.device, impl: str = "fast") -> 
 
 def _batch(case: ModelCase, n: int = 96, seed: int = 5):
     seqs = random_seqs(n, case.seq_len, seed)
-    x = np.stack([tdata.one_hot_encode(s) for s in seqs])
+    x = tdata.one_hot_seqs(seqs)
     return x, targets(case, seqs)
 
 
@@ -305,7 +305,7 @@ def _loss_and_grads(state: jtrain.TrainState, xb, yb):
             rngs={"dropout": jax.random.key(0)},
             mutable=["batch_stats"],
         )
-        return state.loss_fn(pred, yb)
+        return state.loss_func(pred, yb)
 
     return jax.value_and_grad(loss_of)(state.params)
 
@@ -315,10 +315,10 @@ def _jax_targets(case: ModelCase, y: np.ndarray) -> jax.Array:
 
 
 def check_loss_and_gradients(
-    case: ModelCase, device: torch.device, impl: str = "fast"
+    case: ModelCase, device: torch.device, variant: str = "fast"
 ) -> list[Comparison]:
     """The loss of one batch and its gradient w.r.t. every parameter."""
-    pair = model_pair(case, device, impl=impl)
+    pair = model_pair(case, device, variant=variant)
     x, y = _batch(case)
     xt, yt = torch.from_numpy(x).to(device), torch.from_numpy(y).to(device)
     pair.torch_model.train()
@@ -339,9 +339,11 @@ def check_loss_and_gradients(
     ]
 
 
-def check_sgd_step(case: ModelCase, device: torch.device, impl: str = "fast") -> list[Comparison]:
+def check_sgd_step(
+    case: ModelCase, device: torch.device, variant: str = "fast"
+) -> list[Comparison]:
     """Parameters after one SGD step (lr 0.01) on the same batch."""
-    pair = model_pair(case, device, impl=impl)
+    pair = model_pair(case, device, variant=variant)
     x, y = _batch(case)
     opt = torch.optim.SGD(pair.torch_model.parameters(), lr=0.01)
     pair.torch_model.train()
@@ -361,12 +363,12 @@ def check_sgd_step(case: ModelCase, device: torch.device, impl: str = "fast") ->
 
 
 def check_attribution(
-    case: ModelCase, device: torch.device, impl: str = "fast"
+    case: ModelCase, device: torch.device, variant: str = "fast"
 ) -> list[Comparison]:
     """ISM, saliency, gradient x input and the simplex-corrected saliency of the first
     output, for one-hot sequences: ISM subtracts outputs (forward tolerance), the others
     are input gradients (gradient tolerance)."""
-    pair = model_pair(case, device, impl=impl)
+    pair = model_pair(case, device, variant=variant)
     x, _ = _batch(case, n=32)
     xj = jnp.asarray(x)
     grads = tinterpret.saliency(pair.torch_model, x, device=device)
@@ -408,13 +410,13 @@ def _threshold_between(a: np.ndarray, b: np.ndarray, quantile: float) -> float:
     return float((values[j] + values[j + 1]) / 2)
 
 
-def check_filters(case: ModelCase, device: torch.device, impl: str = "fast") -> list[Comparison]:
+def check_filters(case: ModelCase, device: torch.device, variant: str = "fast") -> list[Comparison]:
     """First-layer weights, conv activations and activation PWM counts."""
     if not case.has_filters:
         return []
-    pair = model_pair(case, device, impl=impl)
+    pair = model_pair(case, device, variant=variant)
     seqs = random_seqs(500, case.seq_len, seed=6)
-    x = np.stack([tdata.one_hot_encode(s) for s in seqs])
+    x = tdata.one_hot_seqs(seqs)
     with torch.no_grad():
         acts = tfilters.conv_activations(pair.torch_model, torch.from_numpy(x).to(device))
     jacts = jfilters.conv_activations(pair.jax_model, pair.variables, jnp.asarray(x))
@@ -447,10 +449,10 @@ def tutorial_data():
     return tdata.quick_split(df, tutorial_split(len(seqs), seed=SEED)), df
 
 
-def _jax_loaders(case: ModelCase, frames, impl: str, batch_size: int = 128):
-    """``impl``'s (train, val) loaders over the tutorial's split."""
+def _jax_loaders(case: ModelCase, frames, variant: str, batch_size: int = 128):
+    """``variant``'s (train, val) loaders over the tutorial's split."""
     target = "score" if case.task == "regress" else "label"
-    return IMPLS[impl].build_dataloaders(
+    return VARIANTS[variant].build_dataloaders(
         frames[0], frames[1], target_col=target, batch_size=batch_size
     )
 
@@ -488,14 +490,14 @@ def _torch_loaders(case, frames, orders, batch_size):
 
 
 def check_epoch(
-    case: ModelCase, device: torch.device, batch_size: int = 128, impl: str = "fast"
+    case: ModelCase, device: torch.device, batch_size: int = 128, variant: str = "fast"
 ) -> list[Comparison]:
     """A whole epoch of SGD on the tutorial's training set, same weights, same batch order."""
     frames, _ = tutorial_data()
-    train_dl, _ = _jax_loaders(case, frames, impl, batch_size)
+    train_dl, _ = _jax_loaders(case, frames, variant, batch_size)
     key = jax.random.key(0)
     torch_dl, _ = _torch_loaders(case, frames, [epoch_order(train_dl, key)], batch_size)
-    pair = model_pair(case, device, impl=impl)
+    pair = model_pair(case, device, variant=variant)
     opt = torch.optim.SGD(pair.torch_model.parameters(), lr=0.01)
     loss = ttrain.train_step(pair.torch_model, torch_dl, torch_loss(case), device, opt)
     state, jloss = jtrain.train_step(_jax_state(pair), train_dl, key)
@@ -509,7 +511,7 @@ def check_epoch(
 
 
 def check_training_run(
-    device: torch.device, epochs: int = 3, impl: str = "fast"
+    device: torch.device, epochs: int = 3, variant: str = "fast"
 ) -> list[Comparison]:
     """``fit`` in both ports from the same weights with the same batch orders: per-epoch
     losses, final weights and test R^2, for the linear model and the CNN.
@@ -524,9 +526,9 @@ def check_training_run(
     key = jax.random.split(jdata.set_seed(SEED))[1]  # run_model's shuffle key
     rows = []
     for case, tol in ((ModelCase("linear"), EPOCH), (ModelCase("cnn"), TRAJECTORY)):
-        train_dl, val_dl = _jax_loaders(case, frames, impl)
+        train_dl, val_dl = _jax_loaders(case, frames, variant)
         orders = [epoch_order(train_dl, jax.random.fold_in(key, e)) for e in range(epochs)]
-        pair = model_pair(case, device, impl=impl)
+        pair = model_pair(case, device, variant=variant)
         history = ttrain.run_model(
             *_torch_loaders(case, frames, orders, 128),
             pair.torch_model,
@@ -539,7 +541,7 @@ def check_training_run(
         )
         seqs = list(frames[2]["seq"])
         r2 = r2_score(frames[2]["score"], tevaluate.predict_seqs(pair.torch_model, seqs, device))
-        jpred = IMPLS[impl].predict_seqs(pair.jax_model, state.variables, seqs)
+        jpred = VARIANTS[variant].predict_seqs(pair.jax_model, state.variables, seqs)
         jr2 = r2_score(frames[2]["score"], jpred)
         name = f"{case.name} fit"
         rows += [
@@ -643,7 +645,7 @@ def check_dropout(device: torch.device) -> list[Comparison]:
     each port's tests check the fraction dropped and the 1/(1-p) scaling instead.)"""
     case = _deep_case(dropout=(0.3, 0.5))
     pair = model_pair(case, device)
-    x = np.asarray(jdata.one_hot_encode(random_seqs(64, case.seq_len, 9)))
+    x = np.asarray(jdata.one_hot_seqs(random_seqs(64, case.seq_len, 9)))
     return [
         compare(
             f"{case.name} with dropout (0.3, 0.5), eval-mode outputs",
@@ -668,14 +670,10 @@ def check_adamw(device: torch.device, steps: int = 5) -> list[Comparison]:
     ``steps`` steps on the deeper CNN in train mode: parameters, BatchNorm statistics and
     both moments. Decay placement: torch scales the weights by 1 - lr*wd before its step,
     optax adds wd*w to the update before scaling by lr; the same arithmetic."""
-    from jax_impl import tutorial as jtutorial
-    from reference_torch import tutorial as ttutorial
-
-    cfg = RunConfig(epochs=3)
     case = _deep_case()
     pair = model_pair(case, device)
-    opt, _ = ttutorial.make_optimizer("deep", pair.torch_model, cfg)
-    tx = jtutorial.make_optimizer("deep", cfg, steps_per_epoch=100)
+    opt, _ = ttrain.make_optimizer(pair.torch_model, "adamw", ADAMW_LR, epochs=3)
+    tx = jtrain.make_optimizer("adamw", ADAMW_LR, epochs=3, steps_per_epoch=100)
     state = _jax_state(pair).replace(tx=tx, opt_state=tx.init(pair.variables["params"]))
     pair.torch_model.train()
     for step in range(steps):
@@ -717,21 +715,18 @@ def check_schedule(device: torch.device, epochs: int = 12) -> list[Comparison]:
     """The learning rate of every epoch: torch's ``LambdaLR`` stepped once per epoch
     against optax's schedule at the first step of each epoch, for each schedule (warm-up
     2 epochs, then cosine or constant)."""
-    from jax_impl import tutorial as jtutorial
-    from reference_torch import tutorial as ttutorial
-
     rows = []
     for schedule in SCHEDULES:
-        cfg = RunConfig(epochs=epochs, warmup_epochs=2, schedule=schedule)
+        how = {"warmup_epochs": 2, "epochs": epochs, "schedule": schedule}
         model = tmodels.build_model("deep", 8).to(device)
-        opt, scheduler = ttutorial.make_optimizer("deep", model, cfg)
+        opt, scheduler = ttrain.make_optimizer(model, "adamw", ADAMW_LR, **how)
         rates = []
         for _ in range(epochs):
             rates.append(opt.param_groups[0]["lr"])
             opt.step()
             scheduler.step()
         spe = 328  # the tutorial's steps per epoch
-        rate = jtutorial.learning_rate(cfg, spe)
+        rate = jtrain.learning_rate(ADAMW_LR, schedule, 2, epochs, spe)
         jrates = [float(rate(e * spe + spe - 1)) for e in range(epochs)]  # any step of epoch e
         label = f"AdamW learning rate per epoch (warm-up 2, {schedule}, {epochs} epochs)"
         rows.append(compare(label, rates, jrates, FORWARD))
@@ -745,20 +740,20 @@ def run_parity(
     device: str = "cpu",
     cases: Sequence[ModelCase] = CASES,
     training: bool = True,
-    impl: str = "fast",
+    variant: str = "fast",
 ) -> list[Comparison]:
     """Every check, in order: data, each model case, then epochs and a training run."""
     with parity_precision(device) as (tdev, _):
         rows = check_data()
         for case in cases:
             for check in MODEL_CHECKS:
-                rows += check(case, tdev, impl=impl)
+                rows += check(case, tdev, variant=variant)
         for check in STATE_CHECKS:
             rows += check(tdev)
         if training:
             for case in [c for c in cases if c.seq_len == 8]:
-                rows += check_epoch(case, tdev, impl=impl)
-            rows += check_training_run(tdev, impl=impl)
+                rows += check_epoch(case, tdev, variant=variant)
+            rows += check_training_run(tdev, variant=variant)
     return rows
 
 

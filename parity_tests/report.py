@@ -3,7 +3,7 @@
 
 The files go into ``--out`` beside whatever else it holds (``parity_tests/results/``
 collects the CPU and GPU tables); a file of the same name is replaced only if this project
-wrote it (see :func:`dna_tutorial.files.updated_directory`).
+wrote it (see :func:`dna_tutorial.outputs.updated_directory`).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from dna_tutorial import provenance
-from dna_tutorial.files import json_text, updated_directory
+from dna_tutorial.outputs import json_text, updated_directory
 from parity_tests.harness import markdown_table, run_parity, text_table
 from parity_tests.registry import CASES, TUTORIAL_CASES
 
@@ -23,34 +23,34 @@ def precision(device: str) -> str:
     return "float32 on CPU"
 
 
-def run_and_write(device: str, out: Path, quick: bool = False, jax_impl: str = "fast") -> int:
+def run_and_write(device: str, out: Path, quick: bool = False, jax_variant: str = "fast") -> int:
     """Run the parity suite on ``device`` and write its table; 1 if a quantity is off."""
     name = ("gpu" if device == "cuda" else device) + ("-quick" if quick else "")
     names = [f"parity-{name}.json", f"parity-{name}.md"]  # a quick run never replaces a full
     with updated_directory(out, names) as stage:  # checked before the minutes of work
         start = time.perf_counter()
         rows = run_parity(
-            device, TUTORIAL_CASES if quick else CASES, training=not quick, impl=jax_impl
+            device, TUTORIAL_CASES if quick else CASES, training=not quick, variant=jax_variant
         )
         failed = [r for r in rows if not r.passed]
         summary = (
             f"{len(rows) - len(failed)} of {len(rows)} quantities within tolerance; "
-            f"device {device} ({precision(device)}); JAX implementation {jax_impl}; "
+            f"device {device} ({precision(device)}); JAX implementation {jax_variant}; "
             f"{time.perf_counter() - start:.0f} s"
         )
         print(text_table(rows))
         print(summary)
         info = provenance.run_info()
         command = f"dna-tutorial parity --device {device}" + (" --quick" if quick else "")
-        if jax_impl != "fast":
-            command += f" --jax-impl {jax_impl}"
+        if jax_variant != "fast":
+            command += f" --jax-variant {jax_variant}"
         (stage / names[0]).write_text(
             json_text(
                 {
                     "command": command,
                     "device": device,
                     "precision": precision(device),
-                    "jax_impl": jax_impl,
+                    "jax_variant": jax_variant,
                     "run": info,
                     "passed": not failed,
                     "rows": [r.as_dict() for r in rows],

@@ -18,7 +18,7 @@ def test_both_ports_reject_bad_letters_with_the_same_message(bad):
     with pytest.raises(ValueError) as torch_err:
         tdata.one_hot_encode(bad)
     with pytest.raises(ValueError) as jax_err:
-        jdata.one_hot_encode([bad])
+        jdata.one_hot_seqs([bad])
     assert str(torch_err.value) == str(jax_err.value)
 
 

@@ -21,8 +21,11 @@ class TinyTorch(nn.Module):
         self.conv = nn.Conv1d(4, num_filters, kernel_size)
         self.head = nn.Linear(num_filters, 1)
 
+    def conv_activations(self, xb):
+        return self.conv(xb.permute(0, 2, 1))
+
     def forward(self, xb):
-        return self.head(torch.relu(self.conv(xb.permute(0, 2, 1))).mean(dim=2))
+        return self.head(torch.relu(self.conv_activations(xb)).mean(dim=2))
 
 
 class TinyFlax(fnn.Module):

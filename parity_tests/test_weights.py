@@ -36,7 +36,7 @@ def test_a_safetensors_file_from_torch_loads_into_jax(case, tmp_path, cpu):
     path = save_weights(tmp_path / "w.safetensors", _state(pair.torch_model), {"model": case.name})
     arrays, meta = load_weights(path)
     variables = convert.torch_to_flax(meta["model"], arrays, case.kwargs)
-    x = np.stack([tdata.one_hot_encode(s) for s in random_seqs(32, case.seq_len)])
+    x = tdata.one_hot_seqs(random_seqs(32, case.seq_len))
     row = compare(
         "outputs",
         tevaluate.predict(pair.torch_model, x),
@@ -56,7 +56,7 @@ def test_a_safetensors_file_from_jax_loads_into_torch(case, tmp_path, cpu):
     model = tmodels.build_model(case.name, case.seq_len, **case.kwargs)
     arrays, _ = load_weights(tmp_path / "w.safetensors")
     model.load_state_dict({k: torch.from_numpy(v) for k, v in arrays.items()})
-    x = np.stack([tdata.one_hot_encode(s) for s in random_seqs(32, case.seq_len)])
+    x = tdata.one_hot_seqs(random_seqs(32, case.seq_len))
     np.testing.assert_array_equal(
         tevaluate.predict(model, x), tevaluate.predict(pair.torch_model, x)
     )

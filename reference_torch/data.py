@@ -20,6 +20,8 @@ from dna_tutorial.spec import ALPHABET, BATCH_SIZE, MOTIF_BONUSES, NUCLEOTIDE_PO
 
 #: The notebook's lookup: one row per letter, channels in ALPHABET order; N is all zeros.
 _ONE_HOT = {base: [float(base == c) for c in ALPHABET] for base in ALPHABET + "N"}
+#: The same rows by integer code (0-3 for A, C, G, T, then N's zeros), for whole batches.
+_ONE_HOT_CODES = np.array([_ONE_HOT[base] for base in ALPHABET + "N"], dtype=np.float32)
 
 
 def set_seed(seed: int = SEED) -> None:
@@ -75,6 +77,12 @@ def one_hot_encode(seq: str) -> np.ndarray:
     """One-hot encode one sequence: float32 array (L, 4), channels A, C, G, T; N -> zeros."""
     encode_codes([seq])  # raises ValueError naming the bad letter and its position
     return np.array([_ONE_HOT[base] for base in seq.upper()], dtype=np.float32)
+
+
+def one_hot_seqs(seqs: Sequence[str]) -> np.ndarray:
+    """Every sequence one-hot encoded at once: float32 array (N, L, 4), each row what
+    :func:`one_hot_encode` gives for it."""
+    return _ONE_HOT_CODES[encode_codes(seqs)]
 
 
 def quick_split(df: pd.DataFrame, split: Split) -> tuple[pd.DataFrame, ...]:

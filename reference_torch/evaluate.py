@@ -11,7 +11,7 @@ from torch import nn
 
 from dna_tutorial.metrics import r2_score
 from dna_tutorial.spec import PREDICT_BATCH_SIZE, SPOT_CHECKS
-from reference_torch.data import one_hot_encode, score_seqs
+from reference_torch.data import one_hot_seqs, score_seqs
 
 
 def predict(
@@ -42,7 +42,7 @@ def predict_seqs(
     """
     outs = []
     for i in range(0, len(seqs), batch_size):
-        x = np.stack([one_hot_encode(s) for s in seqs[i : i + batch_size]])
+        x = one_hot_seqs(seqs[i : i + batch_size])
         outs.append(predict(model, x, device, batch_size))
     return np.concatenate(outs)
 

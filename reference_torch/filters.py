@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from dna_tutorial.spec import ACT_THRESH, FILTER_BATCH_SIZE
-from reference_torch.data import one_hot_encode
+from reference_torch.data import one_hot_seqs
 from reference_torch.models import conv_layer
 
 
@@ -30,16 +30,9 @@ def filter_weights(model: nn.Module) -> np.ndarray:
 
 def conv_activations(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """First-layer conv output before the ReLU, for one-hot ``x`` (N, L, 4): (N, F, P).
-
-    A model whose first layer is more than a convolution (the deeper CNN's BatchNorm)
-    says what its activations are itself."""
-    if hasattr(model, "conv_activations"):
-        return model.conv_activations(x)
-    conv = conv_layer(model)
-    x = x.permute(0, 2, 1)  # (N, 4, L)
-    if isinstance(conv, nn.Conv2d):
-        return conv(x.unsqueeze(1))[:, :, 0]  # (N, 1, 4, L) -> (N, F, 1, P) -> (N, F, P)
-    return conv(x)
+    Each model with filters says what its activations are (the deeper CNN's include its
+    first BatchNorm)."""
+    return model.conv_activations(x)
 
 
 def _counts(model: nn.Module, x: torch.Tensor, k: int, act_thresh: float) -> torch.Tensor:
@@ -67,7 +60,7 @@ def get_filter_activations(
     filters, _, k = filter_weights(model).shape
     counts = np.zeros((filters, k, 4), np.int64)
     for i in range(0, len(seqs), batch_size):
-        x = torch.as_tensor(np.stack([one_hot_encode(s) for s in seqs[i : i + batch_size]]))
+        x = torch.as_tensor(one_hot_seqs(seqs[i : i + batch_size]))
         # a float32 count is exact below 2**24: round each batch's, add them as integers
         counts += _counts(model, x.to(device), k, act_thresh).round().long().cpu().numpy()
     return counts

@@ -56,6 +56,10 @@ class DNA_CNN(nn.Module):
         xb = xb.permute(0, 2, 1)  # (N, 4, L): Conv1d wants channels first
         return self.conv_net(xb)
 
+    def conv_activations(self, xb: torch.Tensor) -> torch.Tensor:
+        """First-layer output before the ReLU: (N, L, 4) -> (N, F, P)."""
+        return self.conv_net[0](xb.permute(0, 2, 1))
+
 
 class DNA_CNN2d(nn.Module):
     """Footnote 1: the same CNN with a Conv2d whose kernel spans all 4 rows of the one-hot.
@@ -85,6 +89,10 @@ class DNA_CNN2d(nn.Module):
     def forward(self, xb: torch.Tensor) -> torch.Tensor:
         xb = xb.permute(0, 2, 1).unsqueeze(1)  # (N, 1, 4, L): a one-channel image
         return self.conv_net(xb)
+
+    def conv_activations(self, xb: torch.Tensor) -> torch.Tensor:
+        """First-layer output before the ReLU: (N, L, 4) -> (N, F, P)."""
+        return self.conv_net[0](xb.permute(0, 2, 1).unsqueeze(1))[:, :, 0]
 
 
 class DNA_CNNClassifier(DNA_CNN):

@@ -19,9 +19,25 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from dna_tutorial.errors import NonFiniteLossError
-from dna_tutorial.spec import EPOCHS, LEARNING_RATE, PATIENCE
+from dna_tutorial.schedule import schedule_factor
+from dna_tutorial.spec import (
+    EPOCHS,
+    LEARNING_RATE,
+    PATIENCE,
+    SCHEDULE,
+    WARMUP_EPOCHS,
+    WEIGHT_DECAY,
+)
 
-LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+LossFunc = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+#: The loss each task trains with: the notebook's MSE, footnote 2's cross-entropy, and
+#: binary cross-entropy on logits for a multi-label task.
+LOSSES = {
+    "regress": nn.MSELoss,
+    "classify": nn.CrossEntropyLoss,
+    "multilabel": nn.BCEWithLogitsLoss,
+}
 
 
 @dataclass
@@ -36,7 +52,7 @@ class History:
 
 def loss_batch(
     model: nn.Module,
-    loss_func: LossFn,
+    loss_func: LossFunc,
     xb: torch.Tensor,
     yb: torch.Tensor,
     opt: torch.optim.Optimizer | None = None,
@@ -58,7 +74,7 @@ def _weighted_mean(losses: list[float], sizes: list[int]) -> float:
 def train_step(
     model: nn.Module,
     train_dl: DataLoader,
-    loss_func: LossFn,
+    loss_func: LossFunc,
     device: torch.device | str,
     opt: torch.optim.Optimizer,
 ) -> float:
@@ -73,7 +89,7 @@ def train_step(
 
 
 def val_step(
-    model: nn.Module, val_dl: DataLoader, loss_func: LossFn, device: torch.device | str
+    model: nn.Module, val_dl: DataLoader, loss_func: LossFunc, device: torch.device | str
 ) -> float:
     """The size-weighted mean loss over ``val_dl``, without gradients."""
     model.eval()
@@ -89,7 +105,7 @@ def val_step(
 def fit(
     epochs: int,
     model: nn.Module,
-    loss_func: LossFn,
+    loss_func: LossFunc,
     opt: torch.optim.Optimizer,
     train_dl: DataLoader,
     val_dl: DataLoader,
@@ -163,12 +179,34 @@ def run_model(
     device: torch.device | str = "cpu",
     lr: float = LEARNING_RATE,
     epochs: int = EPOCHS,
-    lossf: LossFn | None = None,
+    loss_func: LossFunc | None = None,
     opt: torch.optim.Optimizer | None = None,
     **fit_kwargs,
 ) -> History:
     """The notebook's entry point: SGD(lr) and MSELoss unless given, then :func:`fit`."""
     model.to(device)
     opt = opt or torch.optim.SGD(model.parameters(), lr=lr)
-    lossf = lossf or nn.MSELoss()
-    return fit(epochs, model, lossf, opt, train_dl, val_dl, device, **fit_kwargs)
+    loss_func = loss_func or nn.MSELoss()
+    return fit(epochs, model, loss_func, opt, train_dl, val_dl, device, **fit_kwargs)
+
+
+def make_optimizer(
+    model: nn.Module,
+    kind: str = "sgd",
+    lr: float = LEARNING_RATE,
+    weight_decay: float = WEIGHT_DECAY,
+    warmup_epochs: int = WARMUP_EPOCHS,
+    epochs: int = EPOCHS,
+    schedule: str = SCHEDULE,
+):
+    """The optimizer a model trains with, and the scheduler ``fit`` steps after each epoch
+    (or None): the notebook's ``SGD(lr)``, or (``kind="adamw"``) the deeper CNN's AdamW
+    with a warm-up and a cosine (or constant) schedule of its peak rate ``lr``."""
+    if kind == "sgd":
+        return torch.optim.SGD(model.parameters(), lr=lr), None
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+
+    def factor(epoch: int) -> float:
+        return float(schedule_factor(epoch, schedule, warmup_epochs, epochs))
+
+    return opt, torch.optim.lr_scheduler.LambdaLR(opt, factor)

@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 from dna_tutorial.app import pipeline
 from dna_tutorial.app.cli import main
 from dna_tutorial.config import RunConfig
+from dna_tutorial.datafiles import ReadOptions
 from dna_tutorial.dataset import SyntheticOptions
-from dna_tutorial.io import ReadOptions
 from dna_tutorial.options import Switch, declared, flag
 
 ROOT = Path(__file__).resolve().parent.parent

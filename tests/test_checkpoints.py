@@ -16,8 +16,8 @@ from dna_tutorial.app.pipeline import run_port
 from dna_tutorial.app.predict import predict_file
 from dna_tutorial.checkpoint import CheckpointError, latest_snapshot, load_snapshot
 from dna_tutorial.config import RunConfig
+from dna_tutorial.datafiles import load_data
 from dna_tutorial.dataset import planted_task, synthetic_task
-from dna_tutorial.io import load_data
 
 SAMPLE = (
     Path(__file__).resolve().parent.parent / "dna_tutorial" / "examples" / "sample_activity.csv"

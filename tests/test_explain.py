@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from dna_tutorial.app.cli import main
-from dna_tutorial.files import write_manifest
+from dna_tutorial.outputs import write_manifest
 
 SEQS = "id,seq\na,AATATAAA\nb,GCGCCCCA\nc,ACGTACGT\nd,NNTATGGG\n"
 

@@ -13,7 +13,7 @@ from dna_tutorial.insertion import (
     insertion_effects,
     insertion_table,
 )
-from dna_tutorial.motifs import probabilities, write_meme
+from dna_tutorial.pwm import probabilities, write_meme
 from dna_tutorial.spec import MOTIF_BONUSES, SPOT_CHECKS
 from dna_tutorial.synthetic import TUTORIAL_MOTIFS, Motif
 from reference_torch.data import score_seqs

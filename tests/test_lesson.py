@@ -25,6 +25,7 @@ JAX_ONLY = {
         "binary_cross_entropy_loss",
         "TrainState",
         "create_train_state",
+        "learning_rate",  # the deeper CNN's schedule as a function of optax's step count
     },
     "evaluate": set(),
     "filters": set(),
@@ -47,6 +48,12 @@ def test_each_pair_defines_the_same_lesson_names_in_the_same_order(pair):
     assert [n for n in jax_names if n not in JAX_ONLY[pair]] == torch_names
 
 
+def test_the_drivers_define_the_same_helpers_in_the_same_order():
+    torch_names = lesson_names(ROOT / "reference_torch" / "run.py")
+    jax_names = lesson_names(ROOT / "jax_impl" / "run.py")
+    assert torch_names == jax_names and len(torch_names) >= 6
+
+
 def test_the_name_order_check_notices_a_missing_or_moved_name(tmp_path):
     (tmp_path / "a.py").write_text("def fit(): ...\ndef train_step(): ...\nclass History: ...\n")
     (tmp_path / "b.py").write_text("class History: ...\ndef fit(): ...\ndef _helper(): ...\n")
@@ -59,8 +66,8 @@ CORE = (
     "dna_tutorial.spec",
     "dna_tutorial.sequences",
     "dna_tutorial.recipe",
-    "dna_tutorial.io",
-    "dna_tutorial.files",
+    "dna_tutorial.datafiles",
+    "dna_tutorial.outputs",
     "dna_tutorial.weights",
     "dna_tutorial.checkpoint",
     "dna_tutorial.synthetic",
@@ -70,7 +77,7 @@ CORE = (
     "dna_tutorial.errors",
     "dna_tutorial.config",
     "dna_tutorial.provenance",
-    "dna_tutorial.motifs",
+    "dna_tutorial.pwm",
     "dna_tutorial.metrics",
     "dna_tutorial.schedule",
     "dna_tutorial.jaspar",

@@ -13,7 +13,7 @@ import pytest
 from dna_tutorial import checkpoint
 from dna_tutorial.app.cli import main
 from dna_tutorial.errors import OutputError
-from dna_tutorial.files import (
+from dna_tutorial.outputs import (
     check_replaceable,
     read_manifest,
     remove_owned,

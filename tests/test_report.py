@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from dna_tutorial.app import plots
-from dna_tutorial.motifs import probabilities, read_meme, write_meme
+from dna_tutorial.pwm import probabilities, read_meme, write_meme
 from dna_tutorial.results import ModelResult
 
 

@@ -18,9 +18,9 @@ import pytest
 from dna_tutorial import checkpoint
 from dna_tutorial.app import pipeline
 from dna_tutorial.app.cli import main
+from dna_tutorial.datafiles import MAX_CLASSES
 from dna_tutorial.errors import ConfigError
-from dna_tutorial.files import exclusive_lock, lock_path
-from dna_tutorial.io import MAX_CLASSES
+from dna_tutorial.outputs import exclusive_lock, lock_path
 
 SAMPLE = (
     Path(__file__).resolve().parent.parent / "dna_tutorial" / "examples" / "sample_activity.csv"
@@ -212,7 +212,7 @@ def _snapshot(ckpt: Path, framework: str) -> Path:
 
 def _reseal(snapshot: Path) -> None:
     """Record a snapshot's files, as edited, in its manifest (what a forger would do)."""
-    from dna_tutorial.files import write_manifest
+    from dna_tutorial.outputs import write_manifest
 
     write_manifest(snapshot, "snapshot")
 

@@ -18,10 +18,9 @@ from pathlib import Path
 from dna_tutorial import spec
 from dna_tutorial.app.stop import exit_status, signal_name, stop_signals
 from dna_tutorial.config import FRAMEWORKS, RunConfig
+from dna_tutorial.datafiles import ReadOptions
 from dna_tutorial.dataset import SyntheticOptions
 from dna_tutorial.errors import ConfigError, UserError
-from dna_tutorial.files import KeptNotice
-from dna_tutorial.io import ReadOptions
 from dna_tutorial.options import (
     MAX_SEED,
     Choice,
@@ -33,6 +32,7 @@ from dna_tutorial.options import (
     declared,
     flag,
 )
+from dna_tutorial.outputs import KeptNotice
 from dna_tutorial.results import headline
 
 EXIT_USAGE = 2
@@ -230,7 +230,7 @@ def _tutorial_data(args: argparse.Namespace, synth: SyntheticOptions, cfg: RunCo
     from dna_tutorial import memory
 
     if args.data is not None:
-        from dna_tutorial.io import load_data
+        from dna_tutorial.datafiles import load_data
 
         return load_data(args.data, task=args.task, seed=cfg.seed, **_read_options(args))
     if synth.planted is not None:
@@ -322,7 +322,7 @@ def _add_checkpoint(p, verb: str) -> None:
         metavar="{" + ",".join(FRAMEWORKS) + "}",
         help=f"port to {verb} with (default: the one that trained the model)",
     )
-    add_options(p, RunConfig, ["device", "jax_impl"], helps={"device": f"where to {verb}"})
+    add_options(p, RunConfig, ["device", "jax_variant"], helps={"device": f"where to {verb}"})
 
 
 def _port_settings(args: argparse.Namespace) -> RunConfig:
@@ -350,7 +350,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         args.data,
         args.framework,
         cfg.device,
-        cfg.jax_impl,
+        cfg.jax_variant,
         **_read_options(args),
     )
     try:
@@ -416,7 +416,7 @@ def _cmd_explain(args: argparse.Namespace) -> int:
         args.out,
         args.framework,
         cfg.device,
-        cfg.jax_impl,
+        cfg.jax_variant,
         output=args.output,
         max_seqs=args.max_seqs,
         show=not args.quiet,
@@ -448,7 +448,7 @@ def _add_parity(sub) -> None:
     add_options(
         p,
         RunConfig,
-        ["device", "jax_impl"],
+        ["device", "jax_variant"],
         helps={"device": "run both ports here (cuda: TF32 off in torch, 'highest' in JAX)"},
     )
     p.add_argument(
@@ -464,7 +464,7 @@ def _cmd_parity(args: argparse.Namespace) -> int:
     from parity_tests.report import run_and_write
 
     cfg = settings_from(RunConfig, args)
-    return run_and_write(cfg.device, args.out, quick=args.quick, jax_impl=cfg.jax_impl)
+    return run_and_write(cfg.device, args.out, quick=args.quick, jax_variant=cfg.jax_variant)
 
 
 def _add_bench(sub) -> None:

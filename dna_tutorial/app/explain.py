@@ -17,8 +17,10 @@ from dna_tutorial import memory, spec
 from dna_tutorial.app import plots
 from dna_tutorial.app.predict import chunk_rows, predictor, read_for_model
 from dna_tutorial.checkpoint import load_snapshot
+from dna_tutorial.config import FAST
 from dna_tutorial.errors import ConfigError
-from dna_tutorial.files import (
+from dna_tutorial.insertion import insertion_effects, insertion_table
+from dna_tutorial.outputs import (
     atomic_write_json,
     check_no_overlap,
     check_replaceable,
@@ -27,7 +29,6 @@ from dna_tutorial.files import (
     output_path,
     staged_directory,
 )
-from dna_tutorial.insertion import insertion_effects, insertion_table
 from dna_tutorial.sequences import UNKNOWN_CODE, encode_codes
 
 KIND = "explain"
@@ -42,7 +43,7 @@ ARRAYS = 6
 
 
 def attributions(
-    snapshot, x: np.ndarray, framework: str, device: str, jax_impl: str, output: int, progress
+    snapshot, x: np.ndarray, framework: str, device: str, jax_variant: str, output: int, progress
 ):
     """(ISM, saliency) of one-hot ``x`` (N, L, 4) in the chosen port: float32 (N, L, 4) each.
 
@@ -52,7 +53,7 @@ def attributions(
     if framework == "torch":
         from reference_torch.checkpoint import load_model
         from reference_torch.interpret import ism, saliency
-        from reference_torch.tutorial import resolve_device
+        from reference_torch.run import resolve_device
 
         dev = resolve_device(device)
         model = load_model(snapshot).to(dev)
@@ -65,11 +66,11 @@ def attributions(
 
         from jax_impl.checkpoint import load_model
         from jax_impl.interpret import ism, saliency
-        from jax_impl.tutorial import resolve_device
+        from jax_impl.run import resolve_device
 
         dev = resolve_device(device)
         with jax.default_device(dev):  # the variables live where the work runs
-            model, variables = load_model(snapshot, impl=jax_impl)
+            model, variables = load_model(snapshot, variant=jax_variant)
 
         def explain(xb):
             with jax.default_device(dev):
@@ -90,7 +91,7 @@ def explain(
     out: str | Path,
     framework: str | None = None,
     device: str = "cpu",
-    jax_impl: str = "fast",
+    jax_variant: str = FAST,
     output: int = 0,
     max_seqs: int = spec.MAX_EXPLAINED,
     show: bool = True,
@@ -128,7 +129,7 @@ def explain(
         def progress(it):
             return tqdm(it, desc=f"explain {meta['model']}", unit="chunk", disable=not show)
 
-        ism, grads = attributions(snapshot, x, framework, device, jax_impl, output, progress)
+        ism, grads = attributions(snapshot, x, framework, device, jax_variant, output, progress)
         by_input = grads * x
         corrected = (grads - grads.mean(axis=-1, keepdims=True)) * x
         summary = {
@@ -165,7 +166,7 @@ def explain(
             title=f"{meta['model']}: in-silico mutagenesis (output {output})",
         )
         if synthetic:  # the scoring rule is the truth to hold the model against
-            model_outputs = predictor(snapshot, framework, device, jax_impl)  # loaded once
+            model_outputs = predictor(snapshot, framework, device, jax_variant)  # loaded once
 
             def predict(s):
                 return model_outputs(s)[:, 0]

@@ -18,7 +18,7 @@ from dna_tutorial.checkpoint import LOCK, check_run, fingerprint, record_run
 from dna_tutorial.config import RunConfig
 from dna_tutorial.dataset import TutorialData, synthetic_kmers
 from dna_tutorial.errors import ConfigError
-from dna_tutorial.files import (
+from dna_tutorial.outputs import (
     atomic_write_json,
     check_no_overlap,
     check_replaceable,
@@ -31,9 +31,9 @@ from dna_tutorial.files import (
 from dna_tutorial.results import PortResult
 
 #: Settings a resumed run may change: train for longer, with other ports or hardware.
-RESUMABLE = {"epochs", "frameworks", "device", "devices", "distributed", "jax_impl"}
+RESUMABLE = {"epochs", "frameworks", "device", "devices", "distributed", "jax_variant"}
 #: The module holding each framework's ``run_tutorial``.
-PORTS = {"torch": "reference_torch.tutorial", "jax": "jax_impl.tutorial"}
+PORTS = {"torch": "reference_torch.run", "jax": "jax_impl.run"}
 REPORT = "report"
 
 

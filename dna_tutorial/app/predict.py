@@ -10,8 +10,9 @@ import pandas as pd
 
 from dna_tutorial import memory
 from dna_tutorial.checkpoint import WEIGHTS, Snapshot, load_snapshot
+from dna_tutorial.config import FAST
+from dna_tutorial.datafiles import Records, read_records
 from dna_tutorial.errors import CheckpointError, DataFileError
-from dna_tutorial.io import Records, read_records
 
 
 def chunk_rows(snapshot: Snapshot, backward: bool = False) -> int:
@@ -22,7 +23,7 @@ def chunk_rows(snapshot: Snapshot, backward: bool = False) -> int:
 
 
 def predictor(
-    snapshot: Snapshot, framework: str, device: str, jax_impl: str = "fast"
+    snapshot: Snapshot, framework: str, device: str, jax_variant: str = FAST
 ) -> Callable[[list[str]], np.ndarray]:
     """The snapshot's model, loaded once in the chosen port, as a function of sequences
     returning its outputs (N, out), in batches that fit in memory; weights from either
@@ -31,7 +32,7 @@ def predictor(
     if framework == "torch":
         from reference_torch.checkpoint import load_model
         from reference_torch.evaluate import predict_seqs
-        from reference_torch.tutorial import resolve_device
+        from reference_torch.run import resolve_device
 
         dev = resolve_device(device)
         model = load_model(snapshot).to(dev)
@@ -39,16 +40,16 @@ def predictor(
     import jax
 
     from jax_impl.checkpoint import load_model
-    from jax_impl.fast import IMPLS
-    from jax_impl.tutorial import resolve_device
+    from jax_impl.fast import VARIANTS
+    from jax_impl.run import resolve_device
 
     dev = resolve_device(device)
     with jax.default_device(dev):
-        model, variables = load_model(snapshot, impl=jax_impl)
+        model, variables = load_model(snapshot, variant=jax_variant)
 
     def predict(seqs: list[str]) -> np.ndarray:
         with jax.default_device(dev):
-            return np.asarray(IMPLS[jax_impl].predict_seqs(model, variables, seqs, rows))
+            return np.asarray(VARIANTS[jax_variant].predict_seqs(model, variables, seqs, rows))
 
     return predict
 
@@ -70,7 +71,7 @@ def predict_file(
     data: str | Path,
     framework: str | None = None,
     device: str = "cpu",
-    jax_impl: str = "fast",
+    jax_variant: str = FAST,
     **read_options,
 ) -> tuple[pd.DataFrame, dict]:
     """Predict every sequence of ``data`` with the newest snapshot in ``checkpoint``.
@@ -83,7 +84,7 @@ def predict_file(
     snapshot = load_snapshot(checkpoint, optimizer=False)
     meta = snapshot.meta
     records = read_for_model(snapshot, data, **read_options)
-    predict = predictor(snapshot, framework or meta["framework"], device, jax_impl)
+    predict = predictor(snapshot, framework or meta["framework"], device, jax_variant)
     out = predict(records.seqs)
     if not np.isfinite(out).all():
         raise CheckpointError(

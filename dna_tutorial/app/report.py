@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from dna_tutorial import motifs as motifs_io
+from dna_tutorial import pwm
 from dna_tutorial.app import plots
 from dna_tutorial.errors import ConfigError
 from dna_tutorial.insertion import MAX_POSITIONS, insertion_table
@@ -41,7 +41,7 @@ def tomtom_matches(
     found = {}
     for filt in filters:
         pwms = {
-            f"filter {i}": motifs_io.probabilities(c)
+            f"filter {i}": pwm.probabilities(c)
             for i, c in enumerate(filt.counts)
             if c.sum() > 0  # never fired: nothing to compare
         }
@@ -160,7 +160,7 @@ def write_port_report(
                 captions=_caption(matches.get(filt.model), len(filt.counts)),
             )
         )
-        keep(motifs_io.write_meme(filt.counts, out / f"motifs_{filt.model}.meme"))
+        keep(pwm.write_meme(filt.counts, out / f"motifs_{filt.model}.meme"))
     for attr in result.attributions:
         table = insertion_table(attr.insertions)
         learned.setdefault("insertions", {})[attr.model] = table.to_dict("records")
@@ -378,7 +378,7 @@ def _learned(out: Path, fw: str, port: dict) -> list[str]:
 def _jax_impl(metrics: dict) -> str:
     if "jax" not in metrics:
         return ""
-    return f"; JAX implementation: {html.escape(metrics['config']['jax_impl'])}"
+    return f"; JAX implementation: {html.escape(metrics['config']['jax_variant'])}"
 
 
 def _provenance_text(metrics: dict) -> str:

@@ -12,6 +12,7 @@ from jax_impl.data import (
     SeqDatasetOHE,
     build_dataloaders,
     one_hot_encode,
+    one_hot_seqs,
     quick_split,
     score_codes,
     score_seqs,
@@ -46,11 +47,11 @@ def test_scoring_and_encoding_give_the_shared_errors():
     with pytest.raises(ValueError, match="invalid letter 'N' at position 3"):
         score_seqs(["ACGN"])
     with pytest.raises(ValueError, match="sequence #1 'AXGT' has invalid letter 'X' at position 1"):
-        one_hot_encode(["ACGT", "AXGT"])
+        one_hot_seqs(["ACGT", "AXGT"])
 
 
 def test_one_hot_has_acgt_channels_and_n_as_zeros():
-    x = np.asarray(one_hot_encode(["ACGTN", "acgtn"]))
+    x = np.asarray(one_hot_seqs(["ACGTN", "acgtn"]))
     assert x.shape == (2, 5, 4) and x.dtype == np.float32
     np.testing.assert_array_equal(x[0], np.vstack([np.eye(4), np.zeros((1, 4))]))
     np.testing.assert_array_equal(x[1], x[0])
@@ -78,7 +79,7 @@ def test_split_sizes_and_datasets():
     data = SeqDatasetOHE(train)
     x, y = data[jnp.array([0, 5])]
     assert len(data) == 41_942 and x.shape == (2, 8, 4) and y.shape == (2, 1)
-    np.testing.assert_array_equal(x[1], one_hot_encode([train["seq"][5]])[0])
+    np.testing.assert_array_equal(x[1], one_hot_encode(train["seq"][5]))
     train["label"] = np.arange(len(train)) % 3
     _, labels = SeqDatasetOHE(train, target_col="label")[jnp.array([4])]
     assert labels.dtype == jnp.int32 and labels.shape == (1,) and int(labels[0]) == 1

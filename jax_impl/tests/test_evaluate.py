@@ -5,16 +5,16 @@ import numpy as np
 
 from dna_tutorial.sequences import kmers
 from jax_impl import evaluate, fast
-from jax_impl.data import one_hot_encode
+from jax_impl.data import one_hot_seqs
 from jax_impl.models import build_model
 
 
 def test_predict_seqs_encodes_one_batch_at_a_time(monkeypatch):
     model = build_model("cnn", 8)
     seqs = kmers(8)[:1000:37]  # 28 sequences
-    variables = model.init(jax.random.key(0), one_hot_encode(seqs[:1]))
+    variables = model.init(jax.random.key(0), one_hot_seqs(seqs[:1]))
     predict, rows = evaluate.predict, []
-    whole = predict(model, variables, one_hot_encode(seqs))
+    whole = predict(model, variables, one_hot_seqs(seqs))
 
     def spy(model, variables, x, *args):
         rows.append(len(x))
@@ -29,7 +29,7 @@ def test_predict_seqs_encodes_one_batch_at_a_time(monkeypatch):
 def test_fast_predict_seqs_encodes_one_batch_at_a_time(monkeypatch):
     model = fast.build_model("cnn", 8)
     seqs = kmers(8)[:1000:37]
-    variables = model.init(jax.random.key(0), one_hot_encode(seqs[:1]))
+    variables = model.init(jax.random.key(0), one_hot_seqs(seqs[:1]))
     encode, rows = fast.encode, []
 
     def spy(seqs):
@@ -39,5 +39,5 @@ def test_fast_predict_seqs_encodes_one_batch_at_a_time(monkeypatch):
     monkeypatch.setattr(fast, "encode", spy)
     chunked = fast.predict_seqs(model, variables, seqs, batch_size=10)
     assert rows == [10, 10, 8]  # never more than a batch of int8 codes
-    whole = evaluate.predict(build_model("cnn", 8), variables, one_hot_encode(seqs))
+    whole = evaluate.predict(build_model("cnn", 8), variables, one_hot_seqs(seqs))
     np.testing.assert_allclose(chunked, whole, rtol=1e-5, atol=1e-6)

@@ -10,7 +10,7 @@ import pytest
 from dna_tutorial.recipe import tutorial_split
 from dna_tutorial.sequences import kmers
 from jax_impl import fast
-from jax_impl.data import DataLoader, SeqDatasetOHE, one_hot_encode, quick_split, score_seqs
+from jax_impl.data import DataLoader, SeqDatasetOHE, one_hot_seqs, quick_split, score_seqs
 from jax_impl.evaluate import predict
 from jax_impl.models import build_model
 from jax_impl.train import create_train_state, train_step, val_step
@@ -133,21 +133,21 @@ def test_predict_seqs_equals_the_textbook_predictions():
     seqs = kmers(8)[:1000:7]
     _close(
         fast.predict_seqs(fast.build_model("cnn", 8), variables, seqs, batch_size=50),
-        predict(build_model("cnn", 8), variables, one_hot_encode(seqs)),
+        predict(build_model("cnn", 8), variables, one_hot_seqs(seqs)),
         FORWARD,
     )
 
 
 def test_both_implementations_are_offered_under_their_names():
-    assert set(fast.IMPLS) == {"textbook", "fast"}
+    assert set(fast.VARIANTS) == {"textbook", "fast"}
     df = score_seqs(["ACGT", "TTTT", "GGGG"])
-    for impl in fast.IMPLS.values():
-        train_dl, _ = impl.build_dataloaders(df, df, batch_size=2)
+    for variant in fast.VARIANTS.values():
+        train_dl, _ = variant.build_dataloaders(df, df, batch_size=2)
         xb, yb = train_dl.batch(jnp.arange(2))
         assert xb.shape == (2, 4, 4) and xb.dtype == jnp.float32 and yb.shape == (2, 1)
-        model = impl.build_model("cnn", 4)
+        model = variant.build_model("cnn", 4)
         state = create_train_state(model, jax.random.key(0), xb)
-        assert impl.predict_seqs(model, state.variables, ["ACGT"]).shape == (1, 1)
+        assert variant.predict_seqs(model, state.variables, ["ACGT"]).shape == (1, 1)
 
 
 def test_long_sequences_in_big_batches_run_in_pieces_with_the_same_maths():

@@ -30,9 +30,7 @@ def test_counts_collect_the_windows_where_each_filter_fires(name):
     assert counts.shape == (2, 3, 4) and counts.dtype == np.int64
     np.testing.assert_array_equal(counts[0], TAT.T)  # fires on the one TAT window
     windows = [
-        np.asarray(one_hot_encode([s]))[0, p : p + 3]
-        for s in ["TATAAA", "CCCCCC"]
-        for p in range(4)
+        np.asarray(one_hot_encode(s))[p : p + 3] for s in ["TATAAA", "CCCCCC"] for p in range(4)
     ]
     np.testing.assert_array_equal(counts[1], sum(windows))  # fires on all 8 windows
 

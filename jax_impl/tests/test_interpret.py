@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from jax_impl import fast
-from jax_impl.data import one_hot_encode
+from jax_impl.data import one_hot_seqs
 from jax_impl.interpret import grad_times_input, ism, saliency, simplex_correction
 from jax_impl.models import DNA_Linear, build_model
 
@@ -24,7 +24,7 @@ def _linear() -> tuple[DNA_Linear, dict, np.ndarray]:
 
 def test_a_linear_models_attributions_are_its_weights():
     model, variables, w = _linear()
-    x = one_hot_encode(SEQS)
+    x = one_hot_seqs(SEQS)
     np.testing.assert_array_equal(saliency(model, variables, x), np.stack([w, w]))
     np.testing.assert_array_equal(grad_times_input(model, variables, x), x * w)
     # ISM: swapping base ref for base b at p changes the output by w[p, b] - w[p, ref]

@@ -72,7 +72,7 @@ def test_conv2d_variant_equals_conv1d_with_the_same_weights():
 
 def test_the_classifier_has_one_logit_per_class():
     model = build_model("classifier", 8, num_classes=5)
-    assert isinstance(model, DNA_CNNClassifier) and model.out_features == 5
+    assert isinstance(model, DNA_CNNClassifier) and model.outputs == 5
     assert model.apply(_init(model, 8), _one_hot(3, 8)).shape == (3, 5)
 
 

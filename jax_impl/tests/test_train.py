@@ -212,7 +212,7 @@ def test_the_classifier_learns_the_score_groups(six_mers):
         set_seed(0),
         epochs=20,
         lr=0.1,
-        lossf=cross_entropy_loss,
+        loss_func=cross_entropy_loss,
         progress=False,
     )
     test_ds = SeqDatasetOHE(test, target_col="label")

@@ -5,7 +5,7 @@ import torch
 
 from dna_tutorial.sequences import kmers
 from reference_torch import evaluate
-from reference_torch.data import one_hot_encode
+from reference_torch.data import one_hot_seqs
 from reference_torch.models import build_model
 
 
@@ -14,7 +14,7 @@ def test_predict_seqs_encodes_one_batch_at_a_time(monkeypatch):
     model = build_model("cnn", 8)
     seqs = kmers(8)[:1000:37]  # 28 sequences
     predict, rows = evaluate.predict, []
-    whole = predict(model, np.stack([one_hot_encode(s) for s in seqs]))
+    whole = predict(model, one_hot_seqs(seqs))
 
     def spy(model, x, *args):
         rows.append(len(x))

@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from reference_torch.data import one_hot_encode
+from reference_torch.data import one_hot_seqs
 from reference_torch.interpret import grad_times_input, ism, saliency, simplex_correction
 from reference_torch.models import DNA_Linear, build_model
 
@@ -25,7 +25,7 @@ def _linear() -> tuple[DNA_Linear, np.ndarray]:
 
 def test_a_linear_models_attributions_are_its_weights():
     model, w = _linear()
-    x = np.stack([one_hot_encode(s) for s in SEQS])
+    x = one_hot_seqs(SEQS)
     np.testing.assert_array_equal(saliency(model, x), np.stack([w, w]))
     np.testing.assert_array_equal(grad_times_input(model, x), x * w)
     # ISM: swapping base ref for base b at p changes the output by w[p, b] - w[p, ref]

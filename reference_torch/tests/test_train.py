@@ -24,10 +24,10 @@ def loaders():
 def test_one_epoch_lowers_the_validation_loss(loaders):
     set_seed(0)
     model = build_model("cnn", 6)
-    loss_fn = nn.MSELoss()
-    before = val_step(model, loaders[1], loss_fn, "cpu")
-    train_step(model, loaders[0], loss_fn, "cpu", torch.optim.SGD(model.parameters(), lr=0.01))
-    assert val_step(model, loaders[1], loss_fn, "cpu") < 0.5 * before
+    loss_func = nn.MSELoss()
+    before = val_step(model, loaders[1], loss_func, "cpu")
+    train_step(model, loaders[0], loss_func, "cpu", torch.optim.SGD(model.parameters(), lr=0.01))
+    assert val_step(model, loaders[1], loss_func, "cpu") < 0.5 * before
 
 
 def test_loss_batch_steps_only_with_an_optimiser():

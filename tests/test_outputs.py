@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from dna_tutorial.errors import BusyError, OutputError
-from dna_tutorial.files import (
+from dna_tutorial.outputs import (
     MANIFEST,
     atomic_write_json,
     atomic_write_text,
@@ -177,7 +177,7 @@ def test_a_second_holder_of_a_lock_is_refused_and_no_lock_file_is_left(tmp_path)
             [
                 sys.executable,
                 "-c",
-                "import sys; from dna_tutorial.files import exclusive_lock\n"
+                "import sys; from dna_tutorial.outputs import exclusive_lock\n"
                 f"with exclusive_lock({str(path)!r}, 'r'): pass",
             ],
             capture_output=True,

@@ -6,7 +6,7 @@ import gzip
 import numpy as np
 import pytest
 
-from dna_tutorial.io import DataFileError, load_data, read_records
+from dna_tutorial.datafiles import DataFileError, load_data, read_records
 
 GOOD = (
     "id,seq,score\na,ACGTACGT,1.5\nb,TTTTACGA,2.0\nc,GGGGCCCC,-1\nd,acgtacgt,0.25\n"

@@ -1,12 +1,15 @@
-"""The whole tutorial in PyTorch, steps 1-7, returning plain results for the report."""
+"""The PyTorch port's driver for ``dna-tutorial run``: the tutorial's steps 1-7 over the
+lesson's functions, with what an application adds around them (a device, checkpoints and
+``--resume``, data-parallel training under ``torchrun``, chunked attribution), returning
+plain results for the report. ``jax_impl.run`` is its twin: the same helpers, in the same
+order (``diff reference_torch/run.py jax_impl/run.py`` shows only real differences).
+"""
 
 from __future__ import annotations
 
-import functools
 import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import torch
 from torch import nn
@@ -20,14 +23,13 @@ from dna_tutorial.errors import DeviceUnavailableError
 from dna_tutorial.insertion import attribution_seqs, insertion_effects
 from dna_tutorial.recipe import sample_seqs
 from dna_tutorial.results import Attribution, FilterResult, ModelResult, PortResult
-from dna_tutorial.schedule import schedule_factor
 from dna_tutorial.sequences import encode_codes
 from dna_tutorial.spec import KMER_LENGTH
 from reference_torch import checkpoint, distributed
 from reference_torch.data import (
     SeqDatasetOHE,
     build_dataloaders,
-    one_hot_encode,
+    one_hot_seqs,
     quick_split,
     score_codes,
     score_seqs,
@@ -37,15 +39,7 @@ from reference_torch.evaluate import predict_seqs, quick_seq_pred
 from reference_torch.filters import filter_weights, get_filter_activations
 from reference_torch.interpret import ism, saliency
 from reference_torch.models import build_model
-from reference_torch.train import History, run_model
-
-#: The loss each task trains with: the notebook's MSE, footnote 2's cross-entropy, and
-#: binary cross-entropy on logits for a multi-label task.
-LOSSES = {
-    "regress": nn.MSELoss,
-    "classify": nn.CrossEntropyLoss,
-    "multilabel": nn.BCEWithLogitsLoss,
-}
+from reference_torch.train import LOSSES, History, make_optimizer, run_model
 
 
 def resolve_device(name: str) -> torch.device:
@@ -65,20 +59,16 @@ def tutorial_frame(data: TutorialData) -> pd.DataFrame:
     return data_frame(data, score_codes(encode_codes(data.seqs), data.per_occurrence).numpy())
 
 
-def make_optimizer(name: str, model: nn.Module, cfg: RunConfig):
-    """The model's optimizer, and the scheduler ``fit`` steps after each epoch (or None):
-    the notebook's SGD, or AdamW with a warm-up and a cosine (or constant) schedule for
-    the deeper CNN."""
-    if registry.get(name).optimizer == "sgd":
-        return torch.optim.SGD(model.parameters(), lr=cfg.learning_rate), None
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.adamw_lr, weight_decay=cfg.weight_decay)
-    factor = functools.partial(
-        schedule_factor, schedule=cfg.schedule, warmup=cfg.warmup_epochs, total=cfg.epochs
+def optimizer_for(name: str, model: nn.Module, cfg: RunConfig):
+    """``make_optimizer`` with the run's settings for model ``name``: (opt, scheduler)."""
+    kind = registry.get(name).optimizer
+    lr = cfg.learning_rate if kind == "sgd" else cfg.adamw_lr
+    return make_optimizer(
+        model, kind, lr, cfg.weight_decay, cfg.warmup_epochs, cfg.epochs, cfg.schedule
     )
-    return opt, torch.optim.lr_scheduler.LambdaLR(opt, lambda epoch: float(factor(epoch)))
 
 
-def _loaders(train_df, val_df, target: str, cfg: RunConfig):
+def build_loaders(train_df: pd.DataFrame, val_df: pd.DataFrame, target: str, cfg: RunConfig):
     """(train loader, validation loader, the DistributedSampler or None)."""
     if not cfg.distributed:
         train_dl, val_dl = build_dataloaders(
@@ -91,11 +81,21 @@ def _loaders(train_df, val_df, target: str, cfg: RunConfig):
     return train_dl, val_dl, sampler
 
 
-def _train(name, model, loaders, device, cfg, data, ckpt, resume, **fit_kwargs) -> History:
+def train_model(
+    name: str,
+    model: nn.Module,
+    loaders,
+    device: torch.device,
+    cfg: RunConfig,
+    data: TutorialData,
+    ckpt: Path | None,
+    resume: bool,
+    **fit_kwargs,
+) -> History:
     """Train one model (steps 4-5), from its checkpoint when resuming, snapshotting each
     epoch when ``ckpt`` is set; data-parallel when its loader has a DistributedSampler."""
     train_dl, val_dl, sampler = loaders
-    opt, scheduler = make_optimizer(name, model, cfg)
+    opt, scheduler = optimizer_for(name, model, cfg)
     history = None
     if ckpt is not None and resume and latest_snapshot(ckpt) is not None:
         history = checkpoint.restore(ckpt, model, opt, scheduler)
@@ -117,7 +117,7 @@ def _train(name, model, loaders, device, cfg, data, ckpt, resume, **fit_kwargs) 
         net,
         device,
         epochs=cfg.epochs,
-        lossf=LOSSES[registry.get(name).task](),
+        loss_func=LOSSES[registry.get(name).task](),
         opt=opt,
         scheduler=scheduler,
         patience=cfg.patience,
@@ -132,8 +132,8 @@ def attributions(
     models: dict[str, nn.Module], data: TutorialData, seqs: list[str], cfg: RunConfig, device
 ) -> list[Attribution]:
     """What each regression model learned, against the scoring rule: motif insertions,
-    and ISM and saliency of ``seqs``."""
-    x = np.stack([one_hot_encode(s) for s in seqs])
+    and ISM and saliency of ``seqs``, in chunks that fit in memory."""
+    x = one_hot_seqs(seqs)
     explained = []
     for name, model in models.items():
         rows = _rows(name, data, cfg)
@@ -147,12 +147,6 @@ def attributions(
         grads = saliency(model, x, device=device, batch_size=_rows(name, data, cfg, True))
         explained.append(Attribution(name, effects, seqs, attribution, grads))
     return explained
-
-
-def _rows(name: str, data: TutorialData, cfg: RunConfig, backward: bool = False) -> int:
-    """Examples per model call for chunked work, sized from memory."""
-    options = {**cfg.model_options(), "num_classes": max(len(data.class_names), 1)}
-    return memory.chunk_rows(name, data.seq_len, options, backward)
 
 
 def run_tutorial(
@@ -175,16 +169,16 @@ def run_tutorial(
     df = tutorial_frame(data)
     train_df, val_df, test_df = quick_split(df, data.split)
     names = cfg.model_names(data.task, has_classes=bool(data.class_names))
-    loaders = {}  # one set of DataLoaders per target column, shared by its models
+    loaders = {}  # one set of loaders per task, shared by its models
     data_seconds = time.perf_counter() - start
 
-    models: dict[str, nn.Module] = {}
+    trained: dict[str, nn.Module] = {}
     results: dict[str, ModelResult] = {}
     for name in names:
         task = registry.get(name).task
         target = target_column(task, data.class_names)
         if task not in loaders:
-            loaders[task] = _loaders(train_df, val_df, target, cfg)
+            loaders[task] = build_loaders(train_df, val_df, target, cfg)
         set_seed(cfg.seed)  # each model starts from the seed, whatever ran before it
         model = build_model(
             name,
@@ -193,7 +187,7 @@ def run_tutorial(
             num_classes=max(len(data.class_names), 1),
         ).to(device)
         ckpt = None if checkpoints is None else model_dir(checkpoints, "torch", name)
-        history = _train(
+        history = train_model(
             name,
             model,
             loaders[task],
@@ -216,9 +210,9 @@ def run_tutorial(
             test_truth=test_df[target].to_numpy(),
             test_pred=out[:, 0] if task == "regress" else out,
         )
-        models[name] = model
+        trained[name] = model
 
-    regressors = {n: m for n, m in models.items() if registry.get(n).task == "regress"}
+    regressors = {n: m for n, m in trained.items() if registry.get(n).task == "regress"}
     spot = None
     if data.synthetic and data.seq_len == KMER_LENGTH and regressors:
         spot = quick_seq_pred(regressors, device)
@@ -233,7 +227,7 @@ def run_tutorial(
             len(logo_seqs),
             cfg.act_thresh,
         )
-        for name, model in models.items()
+        for name, model in trained.items()
         if registry.get(name).has_filters
     ]
     explained = []
@@ -254,3 +248,9 @@ def run_tutorial(
         seconds={"data_seconds": data_seconds, "total_seconds": time.perf_counter() - start},
         main_process=main_process,
     )
+
+
+def _rows(name: str, data: TutorialData, cfg: RunConfig, backward: bool = False) -> int:
+    """Examples per model call for chunked work, sized from memory."""
+    options = {**cfg.model_options(), "num_classes": max(len(data.class_names), 1)}
+    return memory.chunk_rows(name, data.seq_len, options, backward)

@@ -1,7 +1,14 @@
-"""The whole tutorial in JAX, steps 1-7, returning plain results for the report."""
+"""The JAX port's driver for ``dna-tutorial run``: the tutorial's steps 1-7 over the
+lesson's functions, with what an application adds around them (a device, checkpoints and
+``--resume``, data-parallel training on a mesh, chunked attribution, the ``textbook`` or
+``fast`` variant), returning plain results for the report. ``reference_torch.run`` is its
+twin: the same helpers, in the same order (``diff reference_torch/run.py jax_impl/run.py``
+shows only real differences).
+"""
 
 from __future__ import annotations
 
+import functools
 import time
 from pathlib import Path
 
@@ -10,6 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pandas as pd
+from flax import linen as nn
 
 from dna_tutorial import memory, registry
 from dna_tutorial.checkpoint import latest_snapshot, model_dir, model_meta
@@ -19,31 +27,16 @@ from dna_tutorial.errors import DeviceUnavailableError
 from dna_tutorial.insertion import attribution_seqs, insertion_effects
 from dna_tutorial.recipe import sample_seqs
 from dna_tutorial.results import Attribution, FilterResult, ModelResult, PortResult
-from dna_tutorial.schedule import schedule_factor
 from dna_tutorial.sequences import encode_codes
 from dna_tutorial.spec import KMER_LENGTH
 from jax_impl import checkpoint, scale
 from jax_impl.convert import torch_init
-from jax_impl.data import one_hot_encode, quick_split, score_codes, score_seqs, set_seed
+from jax_impl.data import one_hot_seqs, quick_split, score_codes, score_seqs, set_seed
 from jax_impl.evaluate import quick_seq_pred
-from jax_impl.fast import IMPLS
+from jax_impl.fast import VARIANTS
 from jax_impl.filters import filter_weights, get_filter_activations
 from jax_impl.interpret import ism, saliency
-from jax_impl.train import (
-    binary_cross_entropy_loss,
-    create_train_state,
-    cross_entropy_loss,
-    fit,
-    mse_loss,
-)
-
-#: The loss each task trains with: the notebook's MSE, footnote 2's cross-entropy, and
-#: binary cross-entropy on logits for a multi-label task.
-LOSSES = {
-    "regress": mse_loss,
-    "classify": cross_entropy_loss,
-    "multilabel": binary_cross_entropy_loss,
-}
+from jax_impl.train import LOSSES, History, TrainState, create_train_state, fit, make_optimizer
 
 
 def resolve_device(name: str) -> jax.Device:
@@ -68,34 +61,75 @@ def tutorial_frame(data: TutorialData) -> pd.DataFrame:
     return data_frame(data, np.asarray(score_codes(codes, data.per_occurrence)))
 
 
-def learning_rate(cfg: RunConfig, steps_per_epoch: int):
-    """The deeper CNN's rate as a function of optax's step count: the schedule of epoch
-    ``step // steps_per_epoch``, as torch steps its scheduler once per epoch."""
-
-    def rate(step):
-        epoch = step // steps_per_epoch
-        factor = schedule_factor(epoch, cfg.schedule, cfg.warmup_epochs, cfg.epochs, jnp)
-        return cfg.adamw_lr * factor
-
-    return rate
+def optimizer_for(name: str, cfg: RunConfig, steps_per_epoch: int) -> optax.GradientTransformation:
+    """``make_optimizer`` with the run's settings for model ``name``."""
+    kind = registry.get(name).optimizer
+    lr = cfg.learning_rate if kind == "sgd" else cfg.adamw_lr
+    return make_optimizer(
+        kind, lr, cfg.weight_decay, cfg.warmup_epochs, cfg.epochs, cfg.schedule, steps_per_epoch
+    )
 
 
-def make_optimizer(name: str, cfg: RunConfig, steps_per_epoch: int):
-    """The model's optax optimizer: the notebook's SGD, or AdamW with a warm-up and a
-    cosine (or constant) schedule for the deeper CNN. The schedule's position is the step
-    count optax keeps in the optimizer's state, so it is saved and restored with the rest
-    of the state."""
-    if registry.get(name).optimizer == "sgd":
-        return optax.sgd(cfg.learning_rate)
-    return optax.adamw(learning_rate(cfg, steps_per_epoch), weight_decay=cfg.weight_decay)
+def build_loaders(train_df: pd.DataFrame, val_df: pd.DataFrame, target: str, cfg: RunConfig, mesh):
+    """(train loader, validation loader, the device mesh or None), of ``cfg``'s variant."""
+    train_dl, val_dl = VARIANTS[cfg.jax_variant].build_dataloaders(
+        train_df, val_df, target_col=target, batch_size=cfg.batch_size
+    )
+    return train_dl, val_dl, mesh
+
+
+def train_model(
+    name: str,
+    model: nn.Module,
+    loaders,
+    device: jax.Device,
+    cfg: RunConfig,
+    data: TutorialData,
+    ckpt: Path | None,
+    resume: bool,
+    **fit_kwargs,
+) -> tuple[TrainState, History]:
+    """Train one model (steps 4-5), from its checkpoint when resuming, snapshotting each
+    epoch when ``ckpt`` is set; data-parallel when the loaders come with a mesh."""
+    train_dl, val_dl, mesh = loaders
+    init_key, shuffle_key = jax.random.split(set_seed(cfg.seed))  # run_model's keys
+    xb, _ = train_dl.batch(jnp.arange(1))
+    opt = optimizer_for(name, cfg, steps_per_epoch=len(train_dl))
+    state = create_train_state(model, init_key, xb, opt, LOSSES[registry.get(name).task])
+    if cfg.weight_init == "torch":
+        state = state.replace(params=torch_init(state.params, init_key))
+    history = None
+    if ckpt is not None and resume and latest_snapshot(ckpt) is not None:
+        state, history = checkpoint.restore(ckpt, state)
+    meta = model_meta(name, data, cfg, str(device))
+
+    def end_epoch(epoch: int, state: TrainState, hist: History) -> None:
+        if ckpt is not None and jax.process_index() == 0:
+            checkpoint.save(ckpt, state, hist, meta)
+
+    if mesh is not None:
+        state, (train_dl, val_dl) = scale.data_parallel(state, (train_dl, val_dl), mesh)
+    return fit(
+        cfg.epochs,
+        state,
+        train_dl,
+        val_dl,
+        shuffle_key,
+        patience=cfg.patience,
+        desc=f"jax {name}",
+        history=history,
+        on_epoch_end=end_epoch,
+        **fit_kwargs,
+    )
 
 
 def attributions(
     trained: dict[str, tuple], data: TutorialData, seqs: list[str], cfg: RunConfig, predict
 ) -> list[Attribution]:
     """What each regression model learned, against the scoring rule: motif insertions,
-    and ISM and saliency of ``seqs``. ``trained`` maps a name to (model, variables)."""
-    x = one_hot_encode(seqs)
+    and ISM and saliency of ``seqs``, in chunks that fit in memory. ``trained`` maps a
+    name to (model, variables)."""
+    x = one_hot_seqs(seqs)
     explained = []
     for name, (model, variables) in trained.items():
         rows = _rows(name, data, cfg)
@@ -113,12 +147,18 @@ def attributions(
     return explained
 
 
-def _rows(name: str, data: TutorialData, cfg: RunConfig, backward: bool = False) -> int:
-    """Examples per model call for chunked work, sized from memory."""
-    options = {**cfg.model_options(), "num_classes": max(len(data.class_names), 1)}
-    return memory.chunk_rows(name, data.seq_len, options, backward)
+def _on_its_device(run_tutorial):
+    """JAX places arrays on its default device: make it the one ``cfg.device`` names."""
+
+    @functools.wraps(run_tutorial)
+    def on_device(data: TutorialData, cfg: RunConfig, *args, **kwargs) -> PortResult:
+        with jax.default_device(resolve_device(cfg.device)):
+            return run_tutorial(data, cfg, *args, **kwargs)
+
+    return on_device
 
 
+@_on_its_device
 def run_tutorial(
     data: TutorialData,
     cfg: RunConfig,
@@ -129,83 +169,47 @@ def run_tutorial(
 ) -> PortResult:
     """Score, split, train every configured model, evaluate it and look at its filters.
 
-    ``cfg.jax_impl`` picks the lesson as written (``textbook``) or with ``jax_impl.fast``'s
-    engineering (``fast``). With ``checkpoints`` every model is snapshotted after each
-    epoch under ``checkpoints/jax/<model>``; with ``resume`` a model continues from it.
+    With ``checkpoints`` every model is snapshotted after each epoch under
+    ``checkpoints/jax/<model>``; with ``resume`` a model continues from its snapshot.
     """
     device = resolve_device(cfg.device)
-    with jax.default_device(device):
-        return _run(data, cfg, device, progress, verbose, checkpoints, resume)
-
-
-def _mesh(cfg: RunConfig):
-    """The device mesh for data-parallel training, or None for one device."""
-    if cfg.distributed:
-        scale.initialize()
-        return scale.make_mesh()
-    return scale.make_mesh(cfg.devices) if cfg.devices > 1 else None
-
-
-def _run(data, cfg, device, progress, verbose, checkpoints, resume) -> PortResult:
     mesh = _mesh(cfg)
-    impl = IMPLS[cfg.jax_impl]
     start = time.perf_counter()
     df = tutorial_frame(data)
     train_df, val_df, test_df = quick_split(df, data.split)
     names = cfg.model_names(data.task, has_classes=bool(data.class_names))
-    loaders = {}  # one pair of loaders per task, shared by its models
+    loaders = {}  # one set of loaders per task, shared by its models
     data_seconds = time.perf_counter() - start
 
-    trained, results = {}, {}
+    variant = VARIANTS[cfg.jax_variant]
+    trained: dict[str, tuple] = {}
+    results: dict[str, ModelResult] = {}
     for name in names:
         task = registry.get(name).task
         target = target_column(task, data.class_names)
         if task not in loaders:
-            loaders[task] = impl.build_dataloaders(
-                train_df, val_df, target_col=target, batch_size=cfg.batch_size
-            )
-        train_dl, val_dl = loaders[task]
-        model = impl.build_model(
+            loaders[task] = build_loaders(train_df, val_df, target, cfg, mesh)
+        model = variant.build_model(
             name,
             data.seq_len,
             **cfg.model_options(),
             num_classes=max(len(data.class_names), 1),
         )
-        # run_model's steps spelled out, so that a checkpoint can replace the fresh state.
-        init_key, shuffle_key = jax.random.split(set_seed(cfg.seed))
-        xb, _ = train_dl.batch(jnp.arange(1))
-        opt = make_optimizer(name, cfg, steps_per_epoch=-(-len(train_df) // cfg.batch_size))
-        state = create_train_state(model, init_key, xb, opt, LOSSES[task])
-        if cfg.weight_init == "torch":
-            state = state.replace(params=torch_init(state.params, init_key))
-        history, save = None, None
-        if checkpoints is not None:
-            ckpt = model_dir(checkpoints, "jax", name)
-            meta = model_meta(name, data, cfg, str(device))
-            if resume and latest_snapshot(ckpt) is not None:
-                state, history = checkpoint.restore(ckpt, state)
-
-            def save(epoch, state, hist, ckpt=ckpt, meta=meta):
-                if jax.process_index() == 0:
-                    checkpoint.save(ckpt, state, hist, meta)
-
-        if mesh is not None:
-            state, (train_dl, val_dl) = scale.data_parallel(state, (train_dl, val_dl), mesh)
-        state, history = fit(
-            cfg.epochs,
-            state,
-            train_dl,
-            val_dl,
-            shuffle_key,
-            patience=cfg.patience,
+        ckpt = None if checkpoints is None else model_dir(checkpoints, "jax", name)
+        state, history = train_model(
+            name,
+            model,
+            loaders[task],
+            device,
+            cfg,
+            data,
+            ckpt,
+            resume,
             progress=progress,
             verbose=verbose,
-            desc=f"jax {name}",
-            history=history,
-            on_epoch_end=save,
         )
         variables = jax.device_get(state.variables)
-        out = impl.predict_seqs(model, variables, list(test_df["seq"]), _rows(name, data, cfg))
+        out = variant.predict_seqs(model, variables, list(test_df["seq"]), _rows(name, data, cfg))
         results[name] = ModelResult(
             name=name,
             task=task,
@@ -239,7 +243,8 @@ def _run(data, cfg, device, progress, verbose, checkpoints, resume) -> PortResul
     explained = []
     if data.synthetic and regressors:
         seqs = attribution_seqs(data.seq_len, list(test_df["seq"]))
-        explained = attributions(regressors, data, seqs, cfg, impl.predict_seqs)
+        explained = attributions(regressors, data, seqs, cfg, variant.predict_seqs)
+    main_process = jax.process_index() == 0
     return PortResult(
         framework="jax",
         device=str(device),
@@ -250,5 +255,19 @@ def _run(data, cfg, device, progress, verbose, checkpoints, resume) -> PortResul
         filters=filters,
         attributions=explained,
         seconds={"data_seconds": data_seconds, "total_seconds": time.perf_counter() - start},
-        main_process=jax.process_index() == 0,
+        main_process=main_process,
     )
+
+
+def _rows(name: str, data: TutorialData, cfg: RunConfig, backward: bool = False) -> int:
+    """Examples per model call for chunked work, sized from memory."""
+    options = {**cfg.model_options(), "num_classes": max(len(data.class_names), 1)}
+    return memory.chunk_rows(name, data.seq_len, options, backward)
+
+
+def _mesh(cfg: RunConfig):
+    """The device mesh for data-parallel training, or None for one device."""
+    if cfg.distributed:
+        scale.initialize()
+        return scale.make_mesh()
+    return scale.make_mesh(cfg.devices) if cfg.devices > 1 else None
