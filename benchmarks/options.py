@@ -31,7 +31,7 @@ GPU_ONLY = {"torch-cuda-graphs"}
 ENSEMBLES = {"torch-func-ensemble", "jax-vmap-ensemble"}
 #: Models trained at once by the ensemble strategies.
 ENSEMBLE_SIZE = 8
-#: The sweeps of the full grid, by the key ``--sweeps`` takes (``benchmarks.runner.sweeps``).
+#: The sweeps of the full grid, by the key ``--sweeps`` takes (``benchmarks.grid.sweeps``).
 SWEEPS = ("batch", "length", "length-large-batch", "dataset", "deep", "infer")
 
 

@@ -33,7 +33,7 @@ import benchmarks
 from dna_tutorial.app.notebook import show
 from jax_impl import convert
 from jax_impl import models as jmodels
-from parity_tests import harness
+from parity_tests import model_checks
 from parity_tests.registry import ModelCase
 from reference_torch import models as tmodels
 
@@ -78,10 +78,10 @@ pd.DataFrame({"torch": torch_out, "jax": jax_out, "difference": torch_out - jax_
 cpu = torch.device("cpu")
 case = ModelCase("cnn", 8)
 checks = (
-    harness.check_forward,
-    harness.check_loss_and_gradients,
-    harness.check_sgd_step,
-    harness.check_attribution,
+    model_checks.check_forward,
+    model_checks.check_loss_and_gradients,
+    model_checks.check_sgd_step,
+    model_checks.check_attribution,
 )
 rows = [row.as_dict() for check in checks for row in check(case, cpu, variant="textbook")]
 pd.DataFrame(rows)

@@ -2,7 +2,7 @@
 
 import pytest
 
-from parity_tests.harness import parity_precision
+from parity_tests.compare import parity_precision
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,8 @@ from pathlib import Path
 
 from dna_tutorial import provenance
 from dna_tutorial.outputs import json_text, updated_directory
-from parity_tests.harness import markdown_table, run_parity, text_table
+from parity_tests.compare import markdown_table, text_table
+from parity_tests.harness import run_parity
 from parity_tests.registry import CASES, TUTORIAL_CASES
 
 

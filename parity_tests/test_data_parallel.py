@@ -10,8 +10,8 @@ import sys
 import numpy as np
 import pytest
 
+from parity_tests.compare import assert_all_pass, compare
 from parity_tests.data_parallel import EPOCHS, train_torch
-from parity_tests.harness import assert_all_pass, compare
 from parity_tests.tolerances import EPOCH
 from reference_torch.distributed import torchrun
 

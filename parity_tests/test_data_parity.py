@@ -4,7 +4,8 @@ import pytest
 
 from dna_tutorial.sequences import kmers
 from jax_impl import data as jdata
-from parity_tests.harness import assert_all_pass, check_data, compare
+from parity_tests.compare import assert_all_pass, compare
+from parity_tests.data_checks import check_data
 from parity_tests.tolerances import EXACT
 from reference_torch import data as tdata
 

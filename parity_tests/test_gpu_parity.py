@@ -7,7 +7,8 @@ import jax
 import pytest
 import torch
 
-from parity_tests.harness import assert_all_pass, run_parity
+from parity_tests.compare import assert_all_pass
+from parity_tests.harness import run_parity
 
 
 def _jax_has_gpu() -> bool:

@@ -3,8 +3,8 @@ gradients, one SGD step, attribution (ISM, saliency), filter activations and PWM
 
 import pytest
 
-from parity_tests.harness import (
-    assert_all_pass,
+from parity_tests.compare import assert_all_pass
+from parity_tests.model_checks import (
     check_attribution,
     check_filters,
     check_forward,

@@ -9,8 +9,10 @@ from torch import nn
 from dna_tutorial import registry
 from dna_tutorial.app.cli import main
 from dna_tutorial.registry import ModelSpec, Param
-from parity_tests.harness import MODEL_CHECKS, assert_all_pass, check_epoch
+from parity_tests.compare import assert_all_pass
+from parity_tests.model_checks import MODEL_CHECKS
 from parity_tests.registry import ModelCase, cases
+from parity_tests.training_checks import check_epoch
 
 
 class TinyTorch(nn.Module):

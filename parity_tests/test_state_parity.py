@@ -3,7 +3,8 @@ max-pooling, dropout in eval mode, AdamW's parameters and moments, and the sched
 
 import pytest
 
-from parity_tests.harness import STATE_CHECKS, assert_all_pass
+from parity_tests.compare import assert_all_pass
+from parity_tests.state_checks import STATE_CHECKS
 
 
 @pytest.mark.parametrize("check", STATE_CHECKS, ids=lambda c: c.__name__.removeprefix("check_"))

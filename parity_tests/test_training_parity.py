@@ -3,8 +3,9 @@ weights and the same batch order in both ports."""
 
 import pytest
 
-from parity_tests.harness import assert_all_pass, check_epoch, check_training_run
+from parity_tests.compare import assert_all_pass
 from parity_tests.registry import TUTORIAL_CASES
+from parity_tests.training_checks import check_epoch, check_training_run
 
 pytestmark = pytest.mark.slow
 

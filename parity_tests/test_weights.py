@@ -7,7 +7,8 @@ import torch
 from dna_tutorial.weights import load_weights, save_weights
 from jax_impl import convert
 from jax_impl import evaluate as jevaluate
-from parity_tests.harness import compare, model_pair, random_seqs
+from parity_tests.compare import compare
+from parity_tests.pairs import model_pair, random_seqs
 from parity_tests.registry import CASES
 from parity_tests.tolerances import FORWARD
 from reference_torch import data as tdata

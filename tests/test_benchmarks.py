@@ -140,7 +140,7 @@ def test_quick_bench_runs_every_strategy_and_kernel_and_writes_its_results(tmp_p
 def test_a_stopped_bench_writes_the_workloads_it_measured(
     tmp_path, monkeypatch, capsys, stop, code, said
 ):
-    from benchmarks import runner
+    from benchmarks import grid, runner
 
     real, measured = runner.measure_side_by_side, []
 
@@ -154,7 +154,7 @@ def test_a_stopped_bench_writes_the_workloads_it_measured(
     argv = ["bench", "--quick", "--quiet", "--strategies", "torch-eager", "jax-fused-epoch"]
     assert main([*argv, "--out", str(tmp_path)]) == code
     results = json.loads((tmp_path / "cpu-quick.json").read_text())
-    plan = [w for sweep in runner.sweeps(quick=True) for w in sweep.workloads]
+    plan = [w for sweep in grid.sweeps(quick=True) for w in sweep.workloads]
     assert results["interrupted"].startswith(f"{said} {len(plan)}")
     first_two = {(w.kind, w.model, w.seq_len) for w in plan[:2]}
     assert {(r["kind"], r["model"], r["seq_len"]) for r in results["results"]} == first_two
@@ -169,10 +169,10 @@ def test_a_stopped_bench_writes_the_workloads_it_measured(
 def test_sweeps_runs_only_the_sweeps_named_and_names_its_files_after_them(
     tmp_path, monkeypatch, capsys
 ):
-    from benchmarks import runner
+    from benchmarks import grid, runner
     from benchmarks.options import SWEEPS
 
-    assert tuple(s.key for s in runner.sweeps(quick=False)) == SWEEPS
+    assert tuple(s.key for s in grid.sweeps(quick=False)) == SWEEPS
     visited = []
     monkeypatch.setattr(runner, "machine_floors", lambda device, quick: {
         "matmul_peak_gflops": {"torch": 1.0}, "copy_bandwidth_gbs": {"torch": 1.0},
@@ -182,7 +182,7 @@ def test_sweeps_runs_only_the_sweeps_named_and_names_its_files_after_them(
     )
     argv = ["bench", "--quiet", "--sweeps", "deep", "length", "deep", "--out", str(tmp_path)]
     assert main(argv) == 0
-    grid = {s.key: len(s.workloads) for s in runner.sweeps(quick=False)}
+    grid = {s.key: len(s.workloads) for s in grid.sweeps(quick=False)}
     assert visited == ["length"] * grid["length"] + ["deep"] * grid["deep"]  # grid order
     assert {p.name for p in tmp_path.iterdir()} >= {"cpu-length-deep.json", "cpu-length-deep.md"}
     results = json.loads((tmp_path / "cpu-length-deep.json").read_text())

@@ -168,11 +168,11 @@ def test_parity_command_prints_and_writes_the_table(tmp_path, capsys):
 
 
 def test_parity_command_fails_when_a_quantity_is_off(tmp_path, monkeypatch, capsys):
-    from parity_tests import harness, report
+    from parity_tests import compare, report
     from parity_tests.tolerances import EXACT
 
     monkeypatch.setattr(
-        report, "run_parity", lambda *a, **k: [harness.compare("off by one", [1.0], [2.0], EXACT)]
+        report, "run_parity", lambda *a, **k: [compare.compare("off by one", [1.0], [2.0], EXACT)]
     )
     assert main(["parity", "--out", str(tmp_path)]) == 1
     assert "off by one" in capsys.readouterr().out

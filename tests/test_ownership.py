@@ -174,13 +174,13 @@ def test_quick_runs_write_files_of_their_own_names():
 
 
 def test_parity_quick_leaves_the_full_results_alone(tmp_path, monkeypatch, capsys):
-    from parity_tests import harness, report
+    from parity_tests import compare, report
     from parity_tests.tolerances import EXACT
 
     with updated_directory(tmp_path, ["parity-cpu.md"]) as stage:
         (stage / "parity-cpu.md").write_text("the committed full run")
     monkeypatch.setattr(
-        report, "run_parity", lambda *a, **k: [harness.compare("same", [1.0], [1.0], EXACT)]
+        report, "run_parity", lambda *a, **k: [compare.compare("same", [1.0], [1.0], EXACT)]
     )
     assert main(["parity", "--quick", "--out", str(tmp_path)]) == 0
     assert (tmp_path / "parity-cpu.md").read_text() == "the committed full run"
