@@ -141,9 +141,9 @@ def save_snapshot(
         atomic_write_json(stage / META, meta)
     atomic_write_text(directory / LATEST, name + "\n")
     keep = {name, previous}
-    for old in directory.glob(".epoch-*"):  # stages of a killed run, marked from the start
-        if old.is_dir() and not old.is_symlink() and (old / STAGING_MARK).exists():
-            shutil.rmtree(old, ignore_errors=True)
+    for stage in directory.glob(".epoch-*"):  # stages of a killed run, marked from the start
+        if stage.is_dir() and not stage.is_symlink() and (stage / STAGING_MARK).exists():
+            shutil.rmtree(stage, ignore_errors=True)
     for old in dict.fromkeys(owned):
         if old not in keep:
             _prune(directory / old)
@@ -171,8 +171,11 @@ def _prune(snapshot: Path) -> None:
     """Delete ``snapshot`` if it is exactly as this project wrote it. One with a file or
     folder a user added or changed stays, whole, and is no longer this run's to prune."""
     manifest = None if snapshot.is_symlink() else read_manifest(snapshot)
-    ours = manifest is not None and manifest.get("kind") == "snapshot"
-    if ours and not_ours(snapshot, manifest) is None:
+    if (
+        manifest is not None
+        and manifest.get("kind") == "snapshot"
+        and (not_ours(snapshot, manifest) is None)
+    ):
         remove_owned(snapshot)  # checks each checksum again as it deletes
 
 
@@ -400,7 +403,7 @@ def check_run(
         raise CheckpointError(f"cannot resume {root}: the run differs ({details})")
     begun = saved.get("frameworks")
     new = [fw for fw in frameworks if isinstance(begun, list) and fw not in begun]
-    if new:
+    if new and isinstance(begun, list):
         hint = begun[0] if len(begun) == 1 else "both"
         raise CheckpointError(
             f"cannot resume {root} in {' and '.join(new)}: the run was checkpointed in "

@@ -75,7 +75,7 @@ class Records:
     path: Path
     ids: list[str]
     seqs: list[str]  # uppercase, one common length
-    targets: list[str] | None  # raw target strings, None when the file has none
+    targets: list[str | None] | None  # raw target strings (None where absent), None when no targets
     where: list[str]  # "line 7" or "record 3 (>id)", for messages
 
 
@@ -179,7 +179,10 @@ _VALUE = re.compile(r"^(\S+)=(.*)$")
 
 
 def _read_fasta(path: Path, text: str, target_col: str) -> Records:
-    ids, seqs, targets, where = [], [], [], []
+    ids: list[str] = []
+    seqs: list[str] = []
+    targets: list[str | None] = []
+    where: list[str] = []
     parts: list[str] = []
 
     def close() -> None:
@@ -198,7 +201,7 @@ def _read_fasta(path: Path, text: str, target_col: str) -> Records:
                 raise DataFileError(f"{path}, line {number}: a '>' header without an id")
             ids.append(fields[0])
             where.append(f"record {len(ids)} (>{fields[0]}, line {number})")
-            pairs = dict(m.groups() for f in fields[1:] if (m := _VALUE.match(f)))
+            pairs = {m[1]: m[2] for f in fields[1:] if (m := _VALUE.match(f))}
             bare = [f for f in fields[1:] if not _VALUE.match(f)]
             targets.append(pairs.get(target_col, bare[0] if len(bare) == 1 else None))
         else:
@@ -296,13 +299,14 @@ def read_records(
         if labels is not None:
             records = _side_table(records, Path(labels), id_col, target_col)
         elif need_target:
+            assert records.targets is not None  # a FASTA file's records list one each
             missing = [w for w, t in zip(records.where, records.targets) if t is None]
             if missing:
                 raise DataFileError(
                     f"{path}, {missing[0]}: no {target_col!r} in the header; write it as "
                     f"'>id {target_col}=<value>' or give a table with --labels"
                 )
-        elif all(t is None for t in records.targets):
+        elif all(t is None for t in records.targets or ()):
             records = Records(path, records.ids, records.seqs, None, records.where)
     else:
         if labels is not None:
@@ -315,12 +319,19 @@ def read_records(
     return Records(path, records.ids, seqs, records.targets, records.where)
 
 
+def _given_targets(records: Records) -> list[str | None]:
+    if records.targets is None:  # read_records refuses a file without targets first
+        raise DataFileError(f"{records.path} holds no targets")
+    return records.targets
+
+
 def _numbers(records: Records, target_col: str) -> np.ndarray:
-    values = np.empty(len(records.targets), dtype=np.float32)
-    for i, (raw, where) in enumerate(zip(records.targets, records.where)):
+    raws = _given_targets(records)
+    values = np.empty(len(raws), dtype=np.float32)
+    for i, (raw, where) in enumerate(zip(raws, records.where)):
         try:
-            value = float(raw)
-        except (TypeError, ValueError):
+            value = float(raw if raw is not None else "missing")
+        except ValueError:
             raise DataFileError(
                 f"{records.path}, {where}: {target_col} {raw!r} is not a number"
             ) from None
@@ -340,7 +351,7 @@ def _numbers(records: Records, target_col: str) -> np.ndarray:
 
 def _classes(records: Records, target_col: str) -> tuple[np.ndarray, tuple[str, ...]]:
     labels = []
-    for raw, where in zip(records.targets, records.where):
+    for raw, where in zip(_given_targets(records), records.where):
         if raw is None or not raw.strip() or raw.strip().lower() in {"nan", "na", "none"}:
             raise DataFileError(f"{records.path}, {where}: missing {target_col} (class label)")
         labels.append(raw.strip())
@@ -385,8 +396,9 @@ def load_data(
         pad_to=pad_to,
         trim_to=trim_to,
     )
+    names: tuple[str, ...] = ()
     if task == "regress":
-        targets, names = _numbers(records, target_col), ()
+        targets = _numbers(records, target_col)
     else:
         targets, names = _classes(records, target_col)
         if len(names) < 2:

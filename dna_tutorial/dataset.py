@@ -162,7 +162,8 @@ def data_frame(data: TutorialData, scores: np.ndarray | None = None) -> pd.DataF
     elif data.task == "classify":
         df["label"] = data.targets
     elif data.task == "multilabel":
-        for name, column in zip(target_column(data.task, data.class_names), data.targets.T):
+        labels = np.asarray(data.targets)  # (N, K): one column per label
+        for name, column in zip(target_column(data.task, data.class_names), labels.T):
             df[name] = column
     else:
         df["score"] = data.targets

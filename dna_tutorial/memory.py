@@ -126,7 +126,7 @@ def check_training(
     size when one example is too much already, else the data's size."""
     batch = min(batch_size, train_rows)
     steps = {n: training_bytes(n, seq_len, options, batch) for n in names}
-    widest = max(steps, key=steps.get)
+    widest = max(steps, key=lambda n: steps[n])
     data = data_bytes(num_seqs, seq_len)
     need = {
         f"the data ({num_seqs:,} x {seq_len:,} nt)": data,

@@ -36,8 +36,10 @@ MAX_DEVICES = 64
 class Kind:
     """What values an option takes: parses the text typed for it and checks a value."""
 
-    #: How the help names the expected value, e.g. "an integer from 1 to 50".
-    expects = "a value"
+    @property
+    def expects(self) -> str:
+        """How a message names the values it takes, e.g. "an integer from 1 to 50"."""
+        return "a value"
 
     def parse(self, text: str) -> Any:
         raise NotImplementedError
@@ -131,7 +133,9 @@ class Choice(Kind):
 class Block(Kind):
     """A convolution block written ``filters:width:pool``, each an integer >= 1."""
 
-    expects = "filters:width:pool, e.g. 32:7:2"
+    @property
+    def expects(self) -> str:
+        return "filters:width:pool, e.g. 32:7:2"
 
     def parse(self, text: str) -> tuple[int, ...]:
         return tuple(Int().parse(v) for v in text.split(":"))
@@ -145,7 +149,9 @@ class Block(Kind):
 class Text(Kind):
     """A non-empty name, e.g. a column's."""
 
-    expects = "a non-empty name"
+    @property
+    def expects(self) -> str:
+        return "a non-empty name"
 
     def parse(self, text: str) -> str:
         return text
@@ -158,7 +164,9 @@ class Text(Kind):
 class File(Kind):
     """A path: reports, manifests and messages write it as UTF-8 text, so it must be one."""
 
-    expects = "a path that can be written as UTF-8 text (set a UTF-8 locale, or rename it)"
+    @property
+    def expects(self) -> str:
+        return "a path that can be written as UTF-8 text (set a UTF-8 locale, or rename it)"
 
     def parse(self, text: str) -> Path:
         return Path(text)
@@ -181,7 +189,9 @@ def encodable(text: str) -> bool:
 class Switch(Kind):
     """A flag that is on when given."""
 
-    expects = "true or false"
+    @property
+    def expects(self) -> str:
+        return "true or false"
 
     def ok(self, value) -> bool:
         return isinstance(value, bool)
@@ -213,10 +223,9 @@ class Option:
 
 
 def option(default, help: str, kind: Kind, **how) -> Any:
-    """A dataclass field declared as an option; ``how`` as :class:`Option`'s fields."""
-    factory = {"default_factory": lambda: default} if isinstance(default, list) else {}
-    value = {} if factory else {"default": default}
-    return dataclasses.field(**value, **factory, metadata={"option": Option(help, kind, **how)})
+    """A dataclass field declared as an option (``default`` immutable: a tuple, not a
+    list); ``how`` as :class:`Option`'s fields."""
+    return dataclasses.field(default=default, metadata={"option": Option(help, kind, **how)})
 
 
 def declared(cls) -> list[tuple[dataclasses.Field, Option]]:

@@ -595,7 +595,7 @@ def _overwritable(directory: Path, names: list[str]) -> dict | None:
             f"refusing to overwrite {directory / present[0]}: {directory} holds no "
             f"{MANIFEST} of {PROJECT}; choose another directory"
         )
-    reason = present and not_ours(directory, manifest, present)
+    reason = manifest is not None and present and not_ours(directory, manifest, present)
     if reason:
         raise OutputError(f"refusing to overwrite: {reason}; move it away first")
     return manifest
