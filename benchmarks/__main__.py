@@ -1,7 +1,9 @@
-"""``python -m benchmarks``: see :mod:`benchmarks.runner`."""
+"""``python -m benchmarks``: ``dna-tutorial bench`` (see :mod:`benchmarks.runner`), with the
+command line's one-line errors and its handling of stop signals."""
 
 import sys
 
-from benchmarks.runner import main
+from dna_tutorial.app.cli import main
+from dna_tutorial.app.stop import exit_with
 
-sys.exit(main())
+exit_with(main(["bench", *sys.argv[1:]]))

@@ -30,16 +30,16 @@ from benchmarks.grid import BASELINE, DECOMPOSITION_BATCHES, INFER_BASELINE, Swe
 from benchmarks.options import (
     ENSEMBLE_SIZE,
     ENSEMBLES,
+    GPU_ONLY,
     INFER_STRATEGIES,
     SWEEPS,
     TRAIN_STRATEGIES,
-    build_parser,
 )
 from benchmarks.report import markdown, plot
 from benchmarks.strategies import Skip, Workload, kernels, prepare
 from benchmarks.timing import measure_side_by_side
 from dna_tutorial import provenance
-from dna_tutorial.app.stop import exit_status, signal_name, stop_signals
+from dna_tutorial.app.stop import exit_status, signal_name
 from dna_tutorial.errors import ConfigError
 from dna_tutorial.outputs import json_text, updated_directory
 from parity_tests.compare import full_float32
@@ -269,23 +269,35 @@ def decomposition(rows: list[dict]) -> list[dict]:
     return out
 
 
-def file_names(device: str, only: Sequence[str] | None = None, quick: bool = False) -> list[str]:
-    """What a run on ``device`` writes: ``cpu.json``, ``cpu.md``, ``cpu-throughput.png``;
-    for some sweeps only, named after them (``gpu-length-deep.json``); ``--quick`` runs
-    ``cpu-quick.*``, so that they never replace a full run's results."""
-    name = "-".join(["gpu" if device == "cuda" else device, *(only or ()), *(["quick"] * quick)])
+def file_names(
+    device: str,
+    only: Sequence[str] | None = None,
+    quick: bool = False,
+    strategies: Sequence[str] | None = None,
+    partial: bool = False,
+) -> list[str]:
+    """What a run on ``device`` writes: ``cpu.json``, ``cpu.md``, ``cpu-throughput.png``.
+    A run of part of the grid is named after the part (``gpu-length-deep.json`` for some
+    sweeps, ``cpu-torch-eager.json`` for some strategies, ``cpu-quick.json`` for
+    ``--quick``), and a stopped run's files end in ``-partial``: none replaces a full
+    run's results."""
+    parts = ["gpu" if device == "cuda" else device, *(only or ()), *(strategies or ())]
+    name = "-".join([*parts, *(["quick"] * quick), *(["partial"] * partial)])
     return [f"{name}.json", f"{name}.md", f"{name}-throughput.png"]
 
 
 def main_from_args(args: argparse.Namespace) -> int:
-    if args.repeats < 1:
-        raise ConfigError(f"--repeats must be at least 1, got {args.repeats}")
     if args.quick and args.sweeps:
         raise ConfigError("--sweeps picks from the full grid; --quick has a sweep of its own")
+    if args.device != "cuda" and set(args.strategies or ()) & GPU_ONLY:
+        raise ConfigError(
+            f"--strategies {' '.join(sorted(set(args.strategies) & GPU_ONLY))} needs --device cuda"
+        )
     only = [key for key in SWEEPS if key in args.sweeps] if args.sweeps else None  # grid order
     start = time.perf_counter()
-    names = file_names(args.device, only, args.quick)
-    with updated_directory(args.out, names) as stage:  # checked before the minutes of work
+    part = {"only": only, "quick": args.quick, "strategies": args.strategies}
+    names, partial = file_names(args.device, **part), file_names(args.device, **part, partial=True)
+    with updated_directory(args.out, names + partial) as stage:  # checked before the work
         results = run(
             args.device,
             args.quick,
@@ -294,6 +306,8 @@ def main_from_args(args: argparse.Namespace) -> int:
             progress=not args.quiet,
             only=only,
         )
+        if results["interrupted"]:
+            names = partial  # a stopped run never replaces complete results
         (stage / names[0]).write_text(json_text(results), encoding="utf-8")
         (stage / names[1]).write_text(markdown(results), encoding="utf-8")
         plot(results, stage / names[2])
@@ -306,13 +320,3 @@ def main_from_args(args: argparse.Namespace) -> int:
         print(f"bench {results['interrupted']}; written what was measured", file=sys.stderr)
         return 1 if results["error"] else results["exit_status"]
     return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    with stop_signals():
-        return main_from_args(args)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

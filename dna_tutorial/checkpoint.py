@@ -34,8 +34,11 @@ from pathlib import Path
 
 import numpy as np
 
-from dna_tutorial import provenance, registry
-from dna_tutorial.errors import CheckpointError, DataFileError, OutputError
+from dna_tutorial import memory, provenance, registry
+from dna_tutorial.config import FRAMEWORKS, RunConfig
+from dna_tutorial.errors import CheckpointError, ConfigError, DataFileError, OutputError
+from dna_tutorial.options import declared as options_of
+from dna_tutorial.options import value_ok
 from dna_tutorial.outputs import (
     FORMAT,
     MANIFEST,
@@ -63,7 +66,6 @@ WEIGHTS, OPTIMIZER, META, LATEST, RUN, OWNED = (
 )
 #: The lock file a run holds in its checkpoint directory.
 LOCK = ".dna-tutorial.lock"
-FRAMEWORKS = ("torch", "jax")
 
 
 @dataclass(frozen=True)
@@ -133,6 +135,11 @@ def save_snapshot(
     previous = _latest_name(directory)
     name = f"epoch-{int(meta['epoch']):04d}"
     meta = {**meta, "alphabet": ALPHABET, "versions": provenance.versions()}
+    if (directory / name).is_symlink():
+        raise CheckpointError(
+            f"{directory / name} is a symbolic link where the snapshot of epoch "
+            f"{meta['epoch']} goes; move it away"
+        )
     owned = _owned(directory)
     _record_owned(directory, [*owned, name])  # before it exists: a kill leaves nothing unowned
     with staged_directory(directory / name, "snapshot", lock=False) as stage:
@@ -158,7 +165,11 @@ def _owned(directory: Path) -> list[str]:
         return []
     record = _read_json(path)
     names = record.get("snapshots") if isinstance(record, dict) else None
-    if record.get("project") != PROJECT or not isinstance(names, list):
+    if (
+        not isinstance(record, dict)
+        or record.get("project") != PROJECT
+        or not isinstance(names, list)
+    ):
         raise CheckpointError(f"{path} was not written by {PROJECT}; move it away first")
     return [n for n in names if isinstance(n, str) and n.startswith("epoch-") and "/" not in n]
 
@@ -181,6 +192,8 @@ def _prune(snapshot: Path) -> None:
 
 def _latest_name(directory: Path) -> str | None:
     pointer = directory / LATEST
+    if pointer.exists() and not pointer.is_file():  # a folder, or a FIFO that would block
+        raise CheckpointError(f"{pointer} is not a file; move it away")
     try:
         return pointer.read_text(encoding="utf-8").strip() or None
     except FileNotFoundError:
@@ -221,6 +234,12 @@ def load_snapshot(directory: str | Path, optimizer: bool = True) -> Snapshot:
         raise CheckpointError(f"no checkpoint directory at {directory}")
     snapshot = latest_snapshot(directory)
     if snapshot is None:
+        if (directory / LATEST).exists():
+            raise CheckpointError(f"{directory / LATEST} is empty: it names no snapshot")
+        if read_manifest(directory) is not None and (directory / META).is_file():
+            raise CheckpointError(
+                f"{directory} is one snapshot; pass its model's directory, {directory.parent}"
+            )
         inside = sorted(str(p.parent.relative_to(directory)) for p in directory.glob("*/*/latest"))
         hint = f"; it holds {', '.join(inside)}: pass one of those" if inside else ""
         raise CheckpointError(f"{directory} is not a model checkpoint (no '{LATEST}'){hint}")
@@ -300,11 +319,14 @@ def validate_meta(meta, path: Path) -> dict:
         problems.append(f"seq_len must be a positive integer, got {meta['seq_len']!r}")
     if meta["epoch"] < 0:
         problems.append(f"epoch must be >= 0, got {meta['epoch']}")
-    for key, value in meta["options"].items():
-        if not (_positive_int(value) or isinstance(value, (float, list))):
-            problems.append(f"option {key!r} must be a positive number, got {value!r}")
+    problems += _option_problems(meta["options"])
     if not all(isinstance(c, str) for c in meta["class_names"]):
         problems.append("class_names must be strings")
+    needed = {"classify": 2, "multilabel": 1}.get(meta["task"], 0)
+    if len(meta["class_names"]) < needed:
+        problems.append(f"a {meta['task']} model needs at least {needed} class_names")
+    if not isinstance(meta.get("data", {}), dict):
+        problems.append(f"'data' must be an object, got {meta['data']!r}")
     history = meta["history"]
     for key in ("train", "val", "seconds"):
         values = history.get(key)
@@ -316,7 +338,42 @@ def validate_meta(meta, path: Path) -> dict:
         problems.append("history['stopped_early'] must be true or false")
     if problems:
         raise CheckpointError(f"{path}: " + "; ".join(problems))
+    _check_size(meta, path)
     return meta
+
+
+#: Options a snapshot may hold besides the run's: the deeper CNN's padding.
+_PADDINGS = ("same", "valid")
+
+
+def _option_problems(options: Mapping) -> list[str]:
+    """Each option outside the range ``RunConfig`` declares for it (lists as JSON has
+    them, read as tuples)."""
+    declared = {f.name: opt for f, opt in options_of(RunConfig)}
+    problems = []
+    for key, value in options.items():
+        if key == "padding":
+            if value not in _PADDINGS:
+                problems.append(f"option 'padding' must be one of {_PADDINGS}, got {value!r}")
+        elif key not in declared:
+            problems.append(f"option {key!r} is not one a model takes")
+        elif not value_ok(declared[key], registry.hashable({key: value})[key]):
+            problems.append(f"option {key!r} must be {declared[key].kind.expects}, got {value!r}")
+    return problems
+
+
+def _check_size(meta: Mapping, path: Path) -> None:
+    """Refuse a model that cannot take its own length, or whose one example would not fit
+    in memory (a meta.json edited to 10**12 filters)."""
+    options = {**meta["options"], "num_classes": max(len(meta["class_names"]), 1)}
+    try:
+        registry.get(meta["model"]).size_at(meta["seq_len"], options)
+        memory.refuse_unless_fits(
+            {"one example": memory.training_bytes(meta["model"], meta["seq_len"], options, 1)},
+            "the model it describes is too large for this machine",
+        )
+    except (ValueError, ConfigError) as err:
+        raise CheckpointError(f"{path}: {err}") from None
 
 
 def checked_shapes(

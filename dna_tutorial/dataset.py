@@ -72,6 +72,8 @@ class TutorialData:
     motifs: tuple[Motif, ...] = ()
     #: Whether the motifs were planted on either strand (else as written, forward only).
     both_strands: bool = False
+    #: The option that makes these sequences shorter, for messages (None: the 8-mers).
+    length_option: str | None = "--trim-to"
 
     @property
     def seq_len(self) -> int:
@@ -104,6 +106,7 @@ def synthetic_kmers(k: int = spec.KMER_LENGTH, seed: int = spec.SEED) -> Tutoria
         targets=None,
         class_names=spec.CLASS_NAMES,
         source=f"synthetic: all {len(seqs):,} {k}-mers",
+        length_option=None,
         split=tutorial_split(len(seqs), seed=seed),
         motifs=TUTORIAL_MOTIFS,
     )
@@ -122,6 +125,7 @@ def synthetic_task(
         targets=None,
         class_names=spec.CLASS_NAMES,
         source=f"synthetic: {num_seqs:,} random {seq_len}-mers (seed {seed}, {rule})",
+        length_option="--seq-len",
         split=tutorial_split(num_seqs, seed=seed),
         per_occurrence=per_occurrence,
         motifs=TUTORIAL_MOTIFS,
@@ -145,6 +149,7 @@ def planted_task(
         targets=planted.labels,
         class_names=tuple(m.name for m in motifs),
         source=f"planted motifs: {num_seqs:,} random {seq_len}-mers with {names} (seed {seed})",
+        length_option="--seq-len",
         split=tutorial_split(num_seqs, seed=seed),
         motifs=motifs,
         both_strands=both_strands,

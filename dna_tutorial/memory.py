@@ -91,16 +91,19 @@ def data_bytes(num_seqs: int, seq_len: int) -> int:
     return num_seqs * (seq_len * DATA_BYTES_PER_BASE + 100)
 
 
-def refuse_unless_fits(need: Mapping[str, int], advice: str, free: int | None = None) -> None:
+def refuse_unless_fits(
+    need: Mapping[str, int], advice: str, free: int | None = None, what: str = "this"
+) -> None:
     """Raise :class:`ConfigError` if the parts of ``need`` (what -> bytes) add up to more
-    than this machine can give; the message lists the largest parts and ``advice``."""
+    than this machine can give; the message says ``what`` needs it, lists the largest
+    parts and gives ``advice``."""
     free = available_bytes() if free is None else free
     total = RUNTIME_BYTES + sum(need.values())
     if total <= USABLE * free:
         return
-    parts = ", ".join(f"{what} {gb(n)}" for what, n in sorted(need.items(), key=lambda kv: -kv[1]))
+    parts = ", ".join(f"{part}: {gb(n)}" for part, n in sorted(need.items(), key=lambda kv: -kv[1]))
     raise ConfigError(
-        f"this needs about {gb(total)} of memory ({parts}); this machine has {gb(free)} free; "
+        f"{what} needs about {gb(total)} of memory ({parts}); this machine has {gb(free)} free; "
         f"{advice}"
     )
 
@@ -120,10 +123,14 @@ def check_training(
     options: Mapping,
     batch_size: int,
     train_rows: int,
+    shorter: str | None = "--trim-to",
 ) -> None:
     """Refuse a run whose data and largest training step would not fit, naming the option
     that helps most: ``--batch-size`` when the step's batch is the trouble, the model's
-    size when one example is too much already, else the data's size."""
+    size when one example is too much already, else the data's size. ``shorter`` is the
+    option that shortens the sequences (``--trim-to`` for a file, ``--seq-len`` for a
+    synthetic task, None for the tutorial's 8-mers)."""
+    shorten = f"shorter sequences ({shorter}) or " if shorter else ""
     batch = min(batch_size, train_rows)
     steps = {n: training_bytes(n, seq_len, options, batch) for n in names}
     widest = max(steps, key=lambda n: steps[n])
@@ -138,12 +145,11 @@ def check_training(
     per_row = max(1, (steps[widest] - one) // max(batch - 1, 1))
     if one > room and one > data:
         advice = (
-            f"one example's training step of {widest} needs {gb(one)} already: use shorter "
-            "sequences (--trim-to) or a smaller model (--num-filters, --conv-blocks, "
-            "--dense-units)"
+            f"one example's training step of {widest} needs {gb(one)} already: use "
+            f"{shorten}a smaller model (--num-filters, --conv-blocks, --dense-units)"
         )
     elif steps[widest] >= data and room >= one:
         advice = f"use --batch-size {max(1, 1 + (room - one) // per_row):,} or less"
     else:
-        advice = "use shorter sequences (--trim-to) or fewer (--num-seqs, a smaller file)"
+        advice = f"use {shorten}fewer sequences (--num-seqs, a smaller file)"
     refuse_unless_fits(need, advice)

@@ -36,6 +36,7 @@ import math
 import os
 import re
 import shutil
+import stat
 import tempfile
 import warnings
 from collections.abc import Iterable, Iterator, Mapping
@@ -47,6 +48,8 @@ PROJECT = "dna-tutorial"
 FORMAT = 1
 #: The manifest that marks a directory as written by this project.
 MANIFEST = ".dna-tutorial.json"
+#: The kind of a folder that collects results beside other files (``updated_directory``).
+RESULTS = "results"
 #: Present in a staging directory from its first moment, so a stale one can be recognised.
 STAGING_MARK = ".dna-tutorial-staging"
 #: What a lock file of ours that we did not create ourselves holds: the pid of its last run.
@@ -247,8 +250,11 @@ def remove_owned(directory: Path) -> list[Path]:
             continue
         if path.is_symlink() or manifest["files"].get(name) != sha256(path):
             kept.append(path)
-        else:
+            continue
+        try:
             path.unlink()
+        except OSError:  # immutable, or on a read-only mount: it stays, and is named
+            kept.append(path)
     ours = _our_folders(manifest)
     for name, path in sorted(_folders(directory).items(), reverse=True):  # deepest first
         with contextlib.suppress(OSError):  # not empty: something in it was kept
@@ -310,6 +316,8 @@ def check_writable(directory: str | Path) -> None:
     directory = output_path(directory)
     existing = directory
     while not existing.exists():
+        if existing.is_symlink():
+            raise OutputError(f"{existing} is a symbolic link to nothing; remove it first")
         existing = existing.parent
     if not existing.is_dir():
         raise OutputError(f"cannot create {directory}: {existing} is not a directory")
@@ -361,21 +369,24 @@ def exclusive_lock(path: Path, what: str) -> Iterator[None]:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise OutputError(f"cannot create {path.parent}: {err.strerror or err}") from None
-    while True:
+    flags = os.O_RDWR | os.O_NOFOLLOW | os.O_NONBLOCK  # never through a link, never waiting
+    for _ in range(100):  # a lock file removed by its holder as we opened it: try again
         try:
-            fd, created = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644), True
+            fd, created = os.open(path, flags | os.O_CREAT | os.O_EXCL, 0o644), True
         except FileExistsError:
             try:
-                fd, created = os.open(path, os.O_RDWR), False
+                fd, created = os.open(path, flags), False
             except FileNotFoundError:
+                if os.path.islink(path):  # a dangling link: it will not go away
+                    raise _in_the_way(path, "a symbolic link") from None
                 continue  # removed by its holder between the two opens
-            except OSError as err:  # a folder, a socket, a file we may not open
-                raise OutputError(
-                    f"{path} is in the way of {PROJECT}'s lock file ({err.strerror or err}); "
-                    "move it away first"
-                ) from None
+            except OSError as err:  # a folder, a link, a socket, a file we may not open
+                raise _in_the_way(path, err.strerror or str(err)) from None
         except OSError as err:
             raise OutputError(f"cannot create {path}: {err.strerror or err}") from None
+        if not stat.S_ISREG(os.fstat(fd).st_mode):  # a FIFO or a device
+            os.close(fd)
+            raise _in_the_way(path, "not a regular file")
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as err:
@@ -390,11 +401,13 @@ def exclusive_lock(path: Path, what: str) -> Iterator[None]:
                 "finish or choose another directory"
             ) from None
         try:
-            if os.fstat(fd).st_ino == os.stat(path).st_ino:
+            if os.fstat(fd).st_ino == os.lstat(path).st_ino:
                 break  # the file we locked is still the one at `path`
         except FileNotFoundError:
             pass
-        os.close(fd)  # removed by the holder as we opened it: try again
+        os.close(fd)
+    else:
+        raise BusyError(f"{what}: its lock file keeps changing; is another run starting?")
     if not created and not _LOCK_TEXT.fullmatch(os.pread(fd, 64, 0).decode("utf-8", "replace")):
         # A file of the user's that happens to have the lock's name, even an empty one: a
         # file this project made holds its pid from the moment it is locked.
@@ -413,6 +426,10 @@ def exclusive_lock(path: Path, what: str) -> Iterator[None]:
         os.close(fd)
 
 
+def _in_the_way(path: Path, why: str) -> OutputError:
+    return OutputError(f"{path} is in the way of {PROJECT}'s lock file ({why}); move it away first")
+
+
 def lock_path(final: Path) -> Path:
     """The lock file of an output directory: beside it, since the directory is replaced."""
     return final.parent / f".{final.name}.dna-tutorial.lock"
@@ -424,16 +441,16 @@ def lock_path(final: Path) -> Path:
 def _clean_stale_stages(final: Path) -> None:
     """Remove the staging and old-report siblings of ``final`` that killed runs left.
 
-    A stage carries this project's staging mark from its first moment and is removed
-    whole; an old report only as far as its manifest says it is ours and unchanged. The
-    caller holds ``final``'s lock, so no live run is using them."""
+    Both carry this project's staging mark (a stage from its first moment, an old report
+    from just before it was moved aside), so a copy a user made (``.report.old-2``) is never
+    taken for one. A stage is removed whole; an old report only as far as its manifest says
+    it is ours and unchanged. The caller holds ``final``'s lock, so no live run uses them."""
     for sibling in final.parent.glob(f".{final.name}.*-*"):
         kind = sibling.name[len(final.name) + 2 :].split("-", 1)[0]
-        if kind not in ("partial", "old") or not sibling.is_dir() or sibling.is_symlink():
-            continue
-        if kind == "partial" and (sibling / STAGING_MARK).exists():
+        ours = sibling.is_dir() and not sibling.is_symlink() and (sibling / STAGING_MARK).exists()
+        if ours and kind == "partial":
             shutil.rmtree(sibling, ignore_errors=True)
-        elif kind == "old":
+        elif ours and kind == "old":
             remove_owned(sibling)
 
 
@@ -499,15 +516,19 @@ def _move_into_place(stage: Path, final: Path) -> None:
     try:
         if final.exists():  # checked replaceable: empty, or an unchanged output of ours
             old = final.with_name(f".{final.name}.old-{os.getpid()}")
+            (final / STAGING_MARK).touch()  # marks it ours should a kill strand it aside
             os.replace(final, old)
         os.replace(stage, final)
     except OSError as err:
         if old is not None and not final.exists():
             with contextlib.suppress(OSError):
                 os.replace(old, final)  # put the earlier output back
+        with contextlib.suppress(OSError):
+            (final / STAGING_MARK).unlink()
+        kept = _keep(stage, final, "new")  # a visible name: no later run takes it for stale
         raise OutputError(
             f"could not move the finished output into {final} ({err.strerror or err}); "
-            f"it is complete in {stage}"
+            f"it is complete in {kept}"
         ) from err
     if old is not None and remove_owned(old):
         # Something of the user's reached the earlier output in the instant before it
@@ -520,7 +541,8 @@ def _move_into_place(stage: Path, final: Path) -> None:
 
 @contextlib.contextmanager
 def updated_directory(directory: str | Path, names: Iterable[str]) -> Iterator[Path]:
-    """Write the files ``names`` into ``directory``, leaving its other files alone.
+    """Write the files ``names`` into ``directory``, leaving its other files alone (of
+    ``names``, those the caller wrote into the stage).
 
     For result folders that collect several outputs (``benchmarks/results/``). Each file
     is built in a hidden stage, then moved in; a file already there is overwritten only if
@@ -557,9 +579,11 @@ def updated_directory(directory: str | Path, names: Iterable[str]) -> Iterator[P
             recorded = {} if manifest is None else dict(manifest["files"])
             try:
                 for name in names:
+                    if not (stage / name).exists():
+                        continue  # one of the names the work could write (a stopped run's)
                     recorded[name] = sha256(stage / name)
                     os.replace(stage / name, directory / name)
-                write_manifest(directory, "results", recorded)
+                write_manifest(directory, RESULTS, recorded)
             except OSError as err:
                 where = err.filename or directory
                 raise OutputError(f"cannot write {where}: {err.strerror or err}") from err
@@ -584,11 +608,18 @@ def _write_refused(err: BaseException, where: Path) -> OutputError | None:
 def _overwritable(directory: Path, names: list[str]) -> dict | None:
     """The manifest of ``directory`` (None if it has none yet), once each of ``names``
     already there is known to be this project's and unchanged; else OutputError."""
-    if directory.is_symlink() or (directory.exists() and not directory.is_dir()):
+    if directory.is_symlink():
+        raise OutputError(f"{directory} is a symbolic link; give the directory itself")
+    if directory.exists() and not directory.is_dir():
         raise OutputError(f"{directory} is not a directory")
     manifest = read_manifest(directory) if directory.is_dir() else None
     if manifest is None and (directory / MANIFEST).exists():
         raise OutputError(f"{directory / MANIFEST} is not {PROJECT}'s; move it away first")
+    if manifest is not None and manifest.get("kind") != RESULTS:
+        raise OutputError(
+            f"refusing to add results to {directory}: it holds {PROJECT}'s "
+            f"{manifest.get('kind')} output; choose another directory"
+        )
     present = [n for n in names if (directory / n).exists() or (directory / n).is_symlink()]
     if present and manifest is None:
         raise OutputError(

@@ -153,14 +153,15 @@ def test_a_stopped_bench_writes_the_workloads_it_measured(
     monkeypatch.setattr(runner, "measure_side_by_side", measure_until_the_third)
     argv = ["bench", "--quick", "--quiet", "--strategies", "torch-eager", "jax-fused-epoch"]
     assert main([*argv, "--out", str(tmp_path)]) == code
-    results = json.loads((tmp_path / "cpu-quick.json").read_text())
+    names = runner.file_names("cpu", None, True, argv[-2:], partial=True)  # never the full ones
+    results = json.loads((tmp_path / names[0]).read_text())
     plan = [w for sweep in grid.sweeps(quick=True) for w in sweep.workloads]
     assert results["interrupted"].startswith(f"{said} {len(plan)}")
     first_two = {(w.kind, w.model, w.seq_len) for w in plan[:2]}
     assert {(r["kind"], r["model"], r["seq_len"]) for r in results["results"]} == first_two
     assert "TF32 off" in results["precision"]
-    assert f"**Incomplete**: {said}" in (tmp_path / "cpu-quick.md").read_text()
-    assert (tmp_path / "cpu-quick-throughput.png").exists()
+    assert f"**Incomplete**: {said}" in (tmp_path / names[1]).read_text()
+    assert (tmp_path / names[2]).exists()
     err = capsys.readouterr().err
     assert "written what was measured" in err
     assert ("a bug in a strategy" in err) == (code == 1)  # a bug keeps its traceback

@@ -13,6 +13,8 @@ PORT_FILES = {
     "loss_curves.png",
     "parity_linear.png",
     "parity_cnn.png",
+    "test_predictions_linear.csv",
+    "test_predictions_cnn.csv",
     "confusion_classifier.png",
     "predictions.html",
     "spot_checks.csv",

@@ -220,7 +220,7 @@ def test_a_failed_final_move_names_the_complete_stage(tmp_path, monkeypatch):
 
     _report(tmp_path / "r", {"old": "old"})
     monkeypatch.setattr(os, "replace", replace_that_fails_once_the_report_is_done)
-    with pytest.raises(OutputError, match=r"it is complete in .*\.r\.partial-") as err:
+    with pytest.raises(OutputError, match=r"it is complete in .*/r\.new-") as err:
         _report(tmp_path / "r", {"new": "new"})
     monkeypatch.undo()
     stage = str(err.value).rsplit(" in ", 1)[1]

@@ -230,7 +230,7 @@ def _predict(capsys, ckpt, *extra) -> tuple[int, str]:
     [
         ("meta_list", "holds a JSON list, not an object"),
         ("meta_missing_key", "'seq_len' must be a int"),
-        ("meta_zero_filters", "option 'num_filters' must be a positive number"),
+        ("meta_zero_filters", "option 'num_filters' must be an integer from 1"),
         ("meta_negative_length", "seq_len must be a positive integer, got -5"),
         ("meta_string_length", "'seq_len' must be a int, got '20'"),
         ("meta_not_json", "not a readable checkpoint file"),

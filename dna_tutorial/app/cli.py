@@ -16,7 +16,7 @@ import warnings
 from pathlib import Path
 
 from dna_tutorial import spec
-from dna_tutorial.app.stop import exit_status, signal_name, stop_signals
+from dna_tutorial.app.stop import exit_status, exit_with, signal_name, stop_signals
 from dna_tutorial.config import FRAMEWORKS, RunConfig
 from dna_tutorial.datafiles import ReadOptions
 from dna_tutorial.dataset import SyntheticOptions
@@ -185,15 +185,15 @@ def _add_run(sub) -> None:
 
 
 def _add_data_options(p, with_task: bool) -> None:
-    groups: dict = {}
-    add_options(p, ReadOptions, groups=groups)
-    data = groups[declared(ReadOptions)[0][1].group]
+    title = declared(ReadOptions)[0][1].group
+    data = p.add_argument_group(title)
     data.add_argument(
         "--data",
         type=argument_type(File(), "path"),
         metavar="FILE",
         help="sequences and targets; default: the tutorial's synthetic 8-mers",
     )
+    add_options(p, ReadOptions, groups={title: data})
     if with_task:
         data.add_argument(
             "--task",
@@ -222,6 +222,13 @@ def _check_data_options(args: argparse.Namespace, synth: SyntheticOptions) -> No
     alone = synth.seq_len is None and synth.planted is None
     if alone and "num_seqs" in given(SyntheticOptions, args):
         raise ConfigError("--num-seqs goes with --seq-len or --planted")
+
+
+def _data_options(args: argparse.Namespace, synth: SyntheticOptions) -> dict:
+    """How the data is read or made, for a checkpointed run's record (the files
+    themselves are recorded by their checksums)."""
+    read = {k: v for k, v in _read_options(args).items() if k != "labels"}
+    return {"task": args.task, **read, **dataclasses.asdict(synth)}
 
 
 def _tutorial_data(args: argparse.Namespace, synth: SyntheticOptions, cfg: RunConfig):
@@ -260,7 +267,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     resume = args.resume is not None
     _check_data_options(args, synth)
     _refuse_unused(args, cfg, synth)
-    preflight(cfg, args.out, checkpoints, resume, args.data, args.labels)
+    how = _data_options(args, synth)
+    preflight(cfg, args.out, checkpoints, resume, args.data, args.labels, how)
     if cfg.devices > 1 and cfg.device == "cpu":
         # Virtual CPU devices must be asked for before JAX starts its backend.
         flags = os.environ.get("XLA_FLAGS", "")
@@ -280,6 +288,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         data_file=args.data,
         labels=args.labels,
         tomtom=args.tomtom,
+        data_options=how,
     )
     if not metrics:
         return 0  # a worker of a distributed run: the first process reports
@@ -325,6 +334,15 @@ def _add_checkpoint(p, verb: str) -> None:
     add_options(p, RunConfig, ["device", "jax_variant"], helps={"device": f"where to {verb}"})
 
 
+def _no_targets(args: argparse.Namespace, command: str) -> None:
+    """``predict`` and ``explain`` read sequences, not targets: a target option they would
+    ignore is refused."""
+    unused = [o for o in ("target_col", "labels") if o in given(ReadOptions, args)]
+    if unused:
+        name = "--" + unused[0].replace("_", "-")
+        raise ConfigError(f"{name}: {command} reads the sequences only, no targets; drop it")
+
+
 def _port_settings(args: argparse.Namespace) -> RunConfig:
     """The device and JAX implementation ``predict`` / ``explain`` run with; an option of
     one port is refused where the other would run (``--jax-impl`` for a torch model)."""
@@ -344,6 +362,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 
     if args.data is None:
         raise ConfigError("--data FILE is required: the sequences to predict")
+    _no_targets(args, "predict")
     cfg = _port_settings(args)
     table, meta = predict_file(
         args.checkpoint,
@@ -408,6 +427,7 @@ def _cmd_explain(args: argparse.Namespace) -> int:
 
     if args.data is None:
         raise ConfigError("--data FILE is required: the sequences to explain")
+    _no_targets(args, "explain")
     cfg = _port_settings(args)
     start = time.perf_counter()
     summary = explain(
@@ -460,10 +480,21 @@ def _add_parity(sub) -> None:
     p.set_defaults(handler=_cmd_parity)
 
 
+def _both_ports_see(device: str) -> None:
+    """Refuse a device that either port cannot see, before any output is created."""
+    if device != "cpu":
+        from jax_impl.run import resolve_device as jax_device
+        from reference_torch.run import resolve_device as torch_device
+
+        torch_device(device)
+        jax_device(device)
+
+
 def _cmd_parity(args: argparse.Namespace) -> int:
     from parity_tests.report import run_and_write
 
     cfg = settings_from(RunConfig, args)
+    _both_ports_see(cfg.device)
     return run_and_write(cfg.device, args.out, quick=args.quick, jax_variant=cfg.jax_variant)
 
 
@@ -485,6 +516,7 @@ def _add_bench(sub) -> None:
 def _cmd_bench(args: argparse.Namespace) -> int:
     from benchmarks.runner import main_from_args
 
+    _both_ports_see(args.device)
     return main_from_args(args)
 
 
@@ -524,6 +556,8 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
     from experiments import koo_eddy
 
     setup = koo_eddy.QUICK if args.quick else koo_eddy.FULL
+    if args.seeds and len(set(args.seeds)) < len(args.seeds):
+        raise ConfigError(f"--seeds {' '.join(map(str, args.seeds))}: each seed once")
     if args.seeds:
         setup = replace(setup, seeds=tuple(args.seeds))
     koo_eddy.run(args.out, setup, progress=not args.quiet)
@@ -581,5 +615,10 @@ def main(argv: list[str] | None = None) -> int:
         warnings.showwarning = _show_warning
 
 
+def console() -> None:
+    """The ``dna-tutorial`` command (``python -m dna_tutorial.app``)."""
+    exit_with(main())
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    console()

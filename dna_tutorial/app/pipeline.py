@@ -10,7 +10,9 @@ from __future__ import annotations
 import contextlib
 import importlib
 import os
+from collections.abc import Mapping
 from pathlib import Path
+from types import MappingProxyType
 
 from dna_tutorial import memory, provenance, registry
 from dna_tutorial.app.report import METRICS_FILE, write_index, write_port_report
@@ -47,9 +49,15 @@ def run_port(framework: str, data: TutorialData, cfg: RunConfig, **kwargs) -> Po
     return importlib.import_module(PORTS[framework]).run_tutorial(data, cfg, **kwargs)
 
 
-def _run_record(cfg: RunConfig, data_file: Path | None) -> dict:
+def _run_record(
+    cfg: RunConfig, data_file: Path | None, labels: Path | None, data_options: Mapping
+) -> dict:
+    """What a checkpointed run must keep to be resumed: its fixed settings, the data file's
+    and the labels' checksums, and how the data was read or made (the columns, the task,
+    the synthetic task's options), so that a resume cannot train on other targets."""
     fixed = {k: v for k, v in cfg.to_dict().items() if k not in RESUMABLE}
-    return {**fixed, "data": fingerprint(data_file)}
+    record = {**fixed, "data": fingerprint(data_file), "data_options": dict(data_options)}
+    return record if labels is None else {**record, "labels": fingerprint(labels)}
 
 
 def preflight(
@@ -59,10 +67,12 @@ def preflight(
     resume: bool = False,
     data_file: str | Path | None = None,
     labels: str | Path | None = None,
+    data_options: Mapping = MappingProxyType({}),
 ) -> None:
     """Every check that can fail before training, in the order a user would fix them:
     paths that overlap, a report directory that must not be replaced, a checkpoint
-    directory that is not empty or holds another run. Writes nothing.
+    directory that is not empty or holds another run (``data_options``: how the data is
+    read or made, see :func:`_run_record`). Writes nothing.
 
     Only the first process of a distributed run checks: it alone writes, and the others
     would see what it has begun to write (if it refuses, the launcher stops them all)."""
@@ -73,8 +83,14 @@ def preflight(
     )
     check_replaceable(out, REPORT)
     if checkpoints is not None:
+        for option, path in (("--data", data_file), ("--labels", labels)):
+            if path is not None and Path(path).exists() and not Path(path).is_file():
+                raise ConfigError(
+                    f"{option} {path} is not a regular file (a pipe?): a checkpointed run "
+                    "keeps its checksum to resume it; save it to a file first"
+                )
         check_writable(checkpoints)
-        record = _run_record(cfg, data_file)
+        record = _run_record(cfg, data_file, labels, data_options)
         check_run(checkpoints, record, resume, epochs=cfg.epochs, frameworks=cfg.frameworks)
 
 
@@ -89,12 +105,13 @@ def check_models(cfg: RunConfig, data: TutorialData) -> tuple[str, ...]:
         except registry.TooShort as err:
             fix = ""
             if err.need is not None:
-                longer = "--seq-len" if data.synthetic else "--pad-to"
+                longer = "--pad-to" if data.length_option == "--trim-to" else "--seq-len"
                 fix = f"; use {longer} {err.need} or more, or a smaller --kernel-size"
             raise ConfigError(f"{name}: {err}{fix}") from None
     memory.check_training(
-        names, len(data.seqs), data.seq_len, options, cfg.batch_size, len(data.split.train)
-    )
+        names, len(data.seqs), data.seq_len, options, cfg.batch_size, len(data.split.train),
+        data.length_option,
+    )  # fmt: skip
     return names
 
 
@@ -109,23 +126,25 @@ def run(
     data_file: str | Path | None = None,
     labels: str | Path | None = None,
     tomtom: bool = True,
+    data_options: Mapping = MappingProxyType({}),
 ) -> dict:
     """Run the tutorial in every port of ``cfg.frameworks`` and write the report to ``out``.
 
     ``out`` receives ``metrics.json``, ``index.html`` and one folder of figures per port.
     It is written in a staging directory and moved into place only when complete.
     ``checkpoints`` snapshots every model after each epoch; ``resume`` continues from
-    them (the config, except the number of epochs, and the data file must match).
+    them (the config, except the number of epochs, the data file and how it is read,
+    ``data_options``, must match).
     ``tomtom`` matches the filters against the data's motifs (``dna_tutorial.tomtom``).
     Returns the metrics.
     """
     out = output_path(out)
     checkpoints = None if checkpoints is None else output_path(checkpoints)
-    preflight(cfg, out, checkpoints, resume, data_file, labels)
+    preflight(cfg, out, checkpoints, resume, data_file, labels, data_options)
     data = data or synthetic_kmers(seed=cfg.seed)
     check_models(cfg, data)
     first = launch_rank() == 0
-    record = _run_record(cfg, data_file)
+    record = _run_record(cfg, data_file, labels, data_options)
     with contextlib.ExitStack() as held:
         if first:  # the first process writes; a distributed run's others only train
             held.enter_context(exclusive_lock(lock_path(out), f"--out {out}"))

@@ -121,6 +121,9 @@ def write_port_report(
             tables[name] = pd.DataFrame(
                 {"seq": result.test_seqs, "truth": model.test_truth, "pred": model.test_pred}
             )
+            predictions = out / f"test_predictions_{name}.csv"
+            tables[name].to_csv(predictions, index=False, float_format="%.6g")
+            keep(predictions)
         elif model.task == "classify":
             keep(
                 plots.confusion_plot(
