@@ -21,11 +21,15 @@ TRAIN_STRATEGIES = (
     "jax-jit-step",
     "jax-fused-epoch",
     "jax-vmap-ensemble",
+    "nnx-jit-step",
+    "nnx-split-step",
+    "nnx-fused-epoch",
 )
 INFER_STRATEGIES = ("torch-eager", "torch-compile", "torch-cuda-graphs", "jax-jit")
 #: Strategies that run with the framework's own convolution only: the tutorial's code and
 #: the lesson as written are what they are.
-CONV_ONLY = {"torch-reference", "jax-textbook"}
+#: The NNX port is the lesson as written too: ``nnx.Conv``, no matmul twin.
+CONV_ONLY = {"torch-reference", "jax-textbook", "nnx-jit-step", "nnx-split-step", "nnx-fused-epoch"}
 GPU_ONLY = {"torch-cuda-graphs"}
 #: Strategies that train several models at once; throughput counts model-sequences.
 ENSEMBLES = {"torch-func-ensemble", "jax-vmap-ensemble"}

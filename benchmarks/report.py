@@ -48,7 +48,8 @@ def markdown(results: dict) -> str:
             "## Where the speed-up comes from (tutorial CNN, 41,942 8-mers, one epoch)",
             "",
             "| batch | DataLoader dropped | compiled, fused loop | kernel | total | torch's own "
-            "kernel | torch compiled step | same kernel, torch vs JAX | best vs best |",
+            "kernel | torch compiled step | same kernel, torch vs JAX | "
+            "best vs best |",
             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
         ]
         for d in results["decomposition"]:
@@ -66,7 +67,30 @@ def markdown(results: dict) -> str:
             "multiply to the total. Torch's own kernel: torch-eager with Conv1d over the "
             "windows matmul; torch compiled step: torch-eager over torch-compile-step (both "
             "matmul). Same kernel: torch-eager over jax-fused-epoch, both matmul. Best vs "
-            "best: the fastest single-model torch row over the fastest JAX row.",
+            "best: the fastest single-model torch row over the fastest JAX (Linen or NNX) row.",
+            "",
+        ]
+    if results.get("nnx_bookkeeping"):
+        lines += [
+            "## NNX's object bookkeeping (tutorial CNN, 41,942 8-mers, one epoch)",
+            "",
+            "| batch | nnx.jit per step s | split once, jax.jit per step s | bookkeeping | "
+            "per step ms | NNX fused epoch over Linen's |",
+            "|---:|---:|---:|---:|---:|---:|",
+        ]
+        for d in results["nnx_bookkeeping"]:
+            lines.append(
+                f"| {d['batch_size']} | {d['nnx_jit_step_s']:.3f} | {d['nnx_split_step_s']:.3f} "
+                f"| **{_x(d['bookkeeping'])}** | {d['per_step_ms']:.2f} | "
+                f"{_x(d['fused_nnx_over_linen'])} |"
+            )
+        lines += [
+            "",
+            "The same step both ways: nnx-jit-step passes the model and optimizer objects to "
+            "nnx.jit, which splits them into a graph and arrays and merges them back on every "
+            "call; nnx-split-step splits once and hands the arrays to jax.jit. Per step: the "
+            "difference over the epoch's steps. The last column: nnx-fused-epoch over "
+            "jax-textbook (the same loader, layers and arithmetic).",
             "",
         ]
     for sweep in dict.fromkeys(r["sweep"] for r in results["results"]):

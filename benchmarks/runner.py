@@ -26,7 +26,14 @@ from tqdm.auto import tqdm
 
 from benchmarks import floors
 from benchmarks.costs import inference_bytes, inference_flops, train_bytes, train_flops
-from benchmarks.grid import BASELINE, DECOMPOSITION_BATCHES, INFER_BASELINE, Sweep, sweeps
+from benchmarks.grid import (
+    BASELINE,
+    DECOMPOSITION_BATCHES,
+    INFER_BASELINE,
+    TUTORIAL_TRAIN,
+    Sweep,
+    sweeps,
+)
 from benchmarks.options import (
     ENSEMBLE_SIZE,
     ENSEMBLES,
@@ -150,6 +157,7 @@ def run(
         "skipped": skipped,
         "results": rows,
         "decomposition": decomposition(rows),
+        "nnx_bookkeeping": nnx_bookkeeping(rows),
     }
 
 
@@ -180,7 +188,7 @@ def _measure_workload(
     rows = []
     for (name, kernel), timing in measure_side_by_side(runs, repeats).items():
         launch = None
-        if w.kind == "train" and name.startswith("jax"):
+        if w.kind == "train" and name.startswith(("jax", "nnx")):
             if steps not in launch_floors:
                 launch_floors[steps] = floors.launch_floor_seconds(steps, device, repeats)
             launch = launch_floors[steps]
@@ -213,6 +221,49 @@ def _add_ratios(rows: list[dict]) -> None:
         r["speedup"] = b["median_s"] * r["models"] / r["median_s"] if b else None
 
 
+def _tutorial_cnn(rows: list[dict], batch: int) -> dict[tuple, float]:
+    """{(strategy, kernel): median seconds} of the tutorial CNN's epoch at ``batch``."""
+    return {
+        (r["strategy"], r["kernel"]): r["median_s"]
+        for r in rows
+        if r["kind"] == "train"
+        and r["model"] == "cnn"
+        and r["seq_len"] == 8
+        and r["batch_size"] == batch
+        and r["models"] == 1
+    }
+
+
+def nnx_bookkeeping(rows: list[dict]) -> list[dict]:
+    """What NNX's objects cost, per batch size of the tutorial CNN: ``nnx-jit-step`` (the
+    model and optimizer passed to ``nnx.jit`` every step, split and merged in Python) over
+    ``nnx-split-step`` (split once, arrays to ``jax.jit``), the same step and batches; and
+    NNX's fused epoch over Linen's textbook one (``nnx-fused-epoch`` over ``jax-textbook``:
+    the same loader, layers and arithmetic, bit for bit)."""
+    out = []
+    for batch in DECOMPOSITION_BATCHES:
+        mine = _tutorial_cnn(rows, batch)
+        pair = [("nnx-jit-step", "conv"), ("nnx-split-step", "conv")]
+        if not all(k in mine for k in pair):
+            continue
+        linen = ("jax-textbook", "conv") in mine and ("nnx-fused-epoch", "conv") in mine
+        steps = math.ceil(TUTORIAL_TRAIN / batch)
+        out.append(
+            {
+                "batch_size": batch,
+                "nnx_jit_step_s": mine[pair[0]],
+                "nnx_split_step_s": mine[pair[1]],
+                "bookkeeping": mine[pair[0]] / mine[pair[1]],
+                "per_step_ms": (mine[pair[0]] - mine[pair[1]]) / steps * 1e3,
+                "fused_nnx_over_linen": mine[("nnx-fused-epoch", "conv")]
+                / mine[("jax-textbook", "conv")]
+                if linen
+                else None,
+            }
+        )
+    return out
+
+
 def decomposition(rows: list[dict]) -> list[dict]:
     """The tutorial CNN's training speed-up, split into factors whose product is the whole.
 
@@ -225,15 +276,7 @@ def decomposition(rows: list[dict]) -> list[dict]:
     """
     out = []
     for batch in DECOMPOSITION_BATCHES:
-        mine = {
-            (r["strategy"], r["kernel"]): r["median_s"]
-            for r in rows
-            if r["kind"] == "train"
-            and r["model"] == "cnn"
-            and r["seq_len"] == 8
-            and r["batch_size"] == batch
-            and r["models"] == 1
-        }
+        mine = _tutorial_cnn(rows, batch)
         need = [
             ("torch-reference", "conv"),
             ("torch-eager", "conv"),
@@ -247,7 +290,7 @@ def decomposition(rows: list[dict]) -> list[dict]:
             return m[a] / m[b] if a in m and b in m else None
 
         torch_best = min((v, k) for k, v in mine.items() if k[0].startswith("torch"))
-        jax_best = min((v, k) for k, v in mine.items() if k[0].startswith("jax"))
+        jax_best = min((v, k) for k, v in mine.items() if k[0].startswith(("jax", "nnx")))
         out.append(
             {
                 "batch_size": batch,

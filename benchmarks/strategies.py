@@ -32,6 +32,15 @@ Training strategies:
 - ``jax-fused-epoch``: ``jax_impl.train.train_step``, the epoch as one compiled call.
 - ``jax-vmap-ensemble``: K models at once, ``vmap`` over the compiled epoch; throughput
   counts model-sequences.
+- ``nnx-jit-step``: the NNX port's ``train_batch`` way, one ``nnx.jit`` call per batch
+  with the model and optimizer passed as objects (NNX splits and merges them on every
+  call, in Python).
+- ``nnx-split-step``: the same step as a pure function under ``jax.jit``, the model and
+  optimizer split once and their arrays carried between calls: NNX without its per-call
+  object bookkeeping. The two differ in nothing else (same batches, same arithmetic).
+- ``nnx-fused-epoch``: ``nnx_impl.train.train_step``, the epoch as one ``lax.scan``.
+
+The three NNX strategies read the textbook loader, as ``jax-textbook`` does.
 
 The JAX strategies other than ``jax-textbook`` read int8 codes and shuffle with the Feistel
 permutation of ``jax_impl.fast``, whichever kernel they use, so that the kernel is the only
@@ -51,6 +60,7 @@ import numpy as np
 import optax
 import pandas as pd
 import torch
+from flax import nnx
 from torch import nn
 
 from benchmarks.kernels import MATMUL
@@ -63,6 +73,8 @@ from jax_impl import data as jdata
 from jax_impl import fast, scale
 from jax_impl import models as jmodels
 from jax_impl import train as jtrain
+from nnx_impl import models as nmodels
+from nnx_impl import train as ntrain
 from reference_torch import data as tdata
 from reference_torch import models as tmodels
 from reference_torch import train as ttrain
@@ -359,11 +371,57 @@ def jax_infer(name: str, kernel: str | None, w: Workload, device: str) -> Callab
     return infer
 
 
+def _nnx_step(loader, model, opt, idx: jax.Array) -> jax.Array:
+    return ntrain.loss_batch(model, ntrain.mse_loss, *loader.batch(idx), opt)[0]
+
+
+def nnx_train(name: str, kernel: str | None, w: Workload, device: str) -> Callable[[], None]:
+    """One training epoch of an NNX strategy."""
+    with jax.default_device(_jax_device(device)):
+        loader = _jax_loader(w, textbook=True)
+        model = nmodels.build_model(w.model, w.seq_len)
+        opt = ntrain.make_optimizer(model, "sgd", LR)
+        model.train()
+        key = jax.random.key(0)
+        if name == "nnx-fused-epoch":
+            return lambda: ntrain.train_step(
+                model, loader, ntrain.mse_loss, opt, key
+            ).block_until_ready()
+        if name == "nnx-jit-step":
+            step = nnx.jit(functools.partial(_nnx_step, loader))
+
+            def run() -> None:
+                for batches in loader.batches(key):
+                    for idx in batches:
+                        loss = step(model, opt, idx)
+                loss.block_until_ready()
+
+            return run
+        graphdef, state = nnx.split((model, opt))
+
+        @jax.jit
+        def pure_step(state, idx):
+            model, opt = nnx.merge(graphdef, state)
+            loss = _nnx_step(loader, model, opt, idx)
+            return nnx.state((model, opt)), loss
+
+        box = [state]
+
+        def run_split() -> None:
+            for batches in loader.batches(key):
+                for idx in batches:
+                    box[0], loss = pure_step(box[0], idx)
+            loss.block_until_ready()
+
+        return run_split
+
+
 def prepare(name: str, kernel: str | None, w: Workload, device: str) -> Callable[[], None]:
     """The callable for strategy ``name`` with ``kernel`` on workload ``w`` (raises
     :class:`Skip`)."""
     if name in GPU_ONLY and device != "cuda":
         raise Skip("GPU only")
     if w.kind == "train":
-        return (torch_train if name.startswith("torch") else jax_train)(name, kernel, w, device)
+        train = {"torch": torch_train, "jax": jax_train, "nnx": nnx_train}[name.split("-")[0]]
+        return train(name, kernel, w, device)
     return (torch_infer if name.startswith("torch") else jax_infer)(name, kernel, w, device)

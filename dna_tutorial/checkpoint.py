@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from dna_tutorial import memory, provenance, registry
-from dna_tutorial.config import FRAMEWORKS, RunConfig
+from dna_tutorial.config import FRAMEWORKS, RunConfig, framework_choice
 from dna_tutorial.errors import CheckpointError, ConfigError, DataFileError, OutputError
 from dna_tutorial.options import declared as options_of
 from dna_tutorial.options import value_ok
@@ -461,7 +461,7 @@ def check_run(
     begun = saved.get("frameworks")
     new = [fw for fw in frameworks if isinstance(begun, list) and fw not in begun]
     if new and isinstance(begun, list):
-        hint = begun[0] if len(begun) == 1 else "both"
+        hint = framework_choice(begun)
         raise CheckpointError(
             f"cannot resume {root} in {' and '.join(new)}: the run was checkpointed in "
             f"{' and '.join(begun)} only; pass --framework {hint} (its weights load into "

@@ -21,7 +21,16 @@ from dna_tutorial.options import (
 )
 from dna_tutorial.schedule import SCHEDULES
 
-FRAMEWORKS = ("torch", "jax")
+#: The ports: PyTorch (objects), Flax Linen (pure functions: ``jax``) and Flax NNX (objects
+#: on JAX), each the same lesson.
+FRAMEWORKS = ("torch", "jax", "nnx")
+#: The package each port lives in (its lesson files, ``run``, ``checkpoint``).
+PACKAGES = {"torch": "reference_torch", "jax": "jax_impl", "nnx": "nnx_impl"}
+#: What each port is called where people read it (reports, figures).
+PORT_NAMES = {"torch": "PyTorch", "jax": "Flax Linen", "nnx": "Flax NNX"}
+#: What ``--framework`` takes besides one port: ``all`` (the default) and ``both``, the
+#: PyTorch and Linen pair of the first two rungs.
+FRAMEWORK_CHOICES = {"all": FRAMEWORKS, "both": ("torch", "jax")}
 DEVICES = ("cpu", "cuda")
 #: How the JAX port computes (``--jax-impl``): ``textbook`` is the lesson as written
 #: (``nn.Conv``, ``jax.random.permutation``, float one-hot batches); ``fast`` swaps in the
@@ -51,7 +60,14 @@ _FILTERS = {"used_by": lambda spec: spec.has_filters, "users": "models with filt
 
 
 def _frameworks(choice: str) -> tuple[str, ...]:
-    return FRAMEWORKS if choice == "both" else (choice,)
+    return FRAMEWORK_CHOICES.get(choice, (choice,))
+
+
+def framework_choice(frameworks) -> str:
+    """The ``--framework`` value that runs ``frameworks`` (their first, if none does)."""
+    named = {tuple(v): k for k, v in FRAMEWORK_CHOICES.items()}
+    ports = tuple(fw for fw in FRAMEWORKS if fw in frameworks)
+    return ports[0] if len(ports) == 1 else named.get(ports, ports[0])
 
 
 def _some_frameworks(value) -> bool:
@@ -67,8 +83,9 @@ class RunConfig:
 
     frameworks: tuple[str, ...] = option(
         FRAMEWORKS,
-        "which port to run (default: both, side by side)",
-        Choice((*FRAMEWORKS, "both")),
+        "which port to run: torch, jax (Flax Linen), nnx (Flax NNX), both (torch and jax) or "
+        "all (the default, side by side)",
+        Choice((*FRAMEWORKS, *FRAMEWORK_CHOICES)),
         flag="--framework",
         to_field=_frameworks,
         check=_some_frameworks,
@@ -195,7 +212,7 @@ class RunConfig:
         "JAX weight init: like PyTorch's defaults (default) or Flax's",
         Choice(WEIGHT_INITS),
         flag="--jax-init",
-        port="jax",
+        ports=("jax", "nnx"),
     )
     jax_variant: str = option(
         FAST,
@@ -203,7 +220,7 @@ class RunConfig:
         "CPU engineering of jax_impl/fast.py ('fast', default; the same maths)",
         Choice(JAX_VARIANTS),
         flag="--jax-impl",
-        port="jax",
+        ports=("jax",),
     )
     devices: int = option(
         1,
@@ -211,7 +228,7 @@ class RunConfig:
         Int(1, MAX_DEVICES),
         metavar="N",
         group=_SCALE,
-        port="jax",
+        ports=("jax",),
     )
     distributed: bool = option(
         False,
@@ -225,13 +242,16 @@ class RunConfig:
         problems = out_of_range(self)
         if self.distributed and len(self.frameworks) != 1:
             problems.append("distributed runs train one framework: pick torch or jax")
+        if self.distributed and self.frameworks == ("nnx",):
+            problems.append("the NNX port does not train distributed yet: pick torch or jax")
         if isinstance(self.devices, int) and self.devices > 1:
             if self.distributed:
                 problems.append("use devices (one process, JAX) or distributed, not both")
-            elif "torch" in self.frameworks:
+            elif "torch" in self.frameworks or "nnx" in self.frameworks:
                 problems.append(
-                    "devices (--devices) trains the JAX port data-parallel in one process; "
-                    "torch does that with --distributed under torchrun: use --framework jax"
+                    "devices (--devices) trains the JAX (Linen) port data-parallel in one "
+                    "process; torch does that with --distributed under torchrun, and the NNX "
+                    "port not yet: use --framework jax"
                 )
             elif isinstance(self.batch_size, int) and self.batch_size % self.devices:
                 problems.append(
@@ -259,6 +279,12 @@ class RunConfig:
             "classify": ("classify",),
             "multilabel": ("multilabel",),
         }[task]
+        missing = [m for m in names if registry.get(m).nnx is None]
+        if "nnx" in self.frameworks and missing:
+            raise ConfigError(
+                f"--models {' '.join(missing)}: the Flax NNX port has no such model; "
+                "use --framework both (torch and jax)"
+            )
         wrong = [m for m in names if registry.get(m).task not in fits]
         if wrong:
             want = " or ".join(registry.names(t)[0] for t in fits)

@@ -210,8 +210,9 @@ class Option:
     metavar: str | tuple[str, ...] | None = None
     #: With ``nargs="?"``: the value when the flag is given alone.
     const: Any = None
-    #: The port that uses it, where only one does: the other refuses it when it is given.
-    port: str | None = None
+    #: The ports that use it, where not every port does: a command running none of them
+    #: refuses it when it is given.
+    ports: tuple[str, ...] = ()
     #: Turns the parsed value (or tuple of values) into the field's value.
     to_field: Callable[[Any], Any] | None = None
     #: Checks the field's value where ``kind`` checks one element (a tuple's, a mapped one's).

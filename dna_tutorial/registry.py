@@ -65,11 +65,14 @@ class Size:
 class ModelSpec:
     """A registered model.
 
-    ``torch`` and ``jax`` name the classes as ``"package.module:Class"`` (or are the
-    classes themselves). ``layout(options)`` lists the model's tensors for the converter;
-    ``options`` are the model's keyword options (e.g. ``num_filters``), for models whose
-    tensors depend on them. ``has_filters``: a first-layer convolution whose filters step 7
-    inspects (the Flax model then has a ``conv_activations`` method).
+    ``torch``, ``jax`` (Flax Linen) and ``nnx`` (Flax NNX) name the classes as
+    ``"package.module:Class"`` (or are the classes themselves; ``nnx`` None for a model the
+    NNX port lacks). ``layout(options)`` lists the model's tensors for the converter, at
+    their Linen paths (NNX holds them at the same paths, spelled its way:
+    ``nnx_impl.convert``); ``options`` are the model's keyword options (e.g.
+    ``num_filters``), for models whose tensors depend on them. ``has_filters``: a
+    first-layer convolution whose filters step 7 inspects (every port's class then has a
+    ``conv_activations`` method).
     """
 
     name: str
@@ -77,6 +80,7 @@ class ModelSpec:
     torch: str | type
     jax: str | type
     layout: Callable[[Mapping[str, Any]], Sequence[Param]]
+    nnx: str | type | None = None
     has_filters: bool = True
     summary: str = ""
     #: The JAX port's CPU-fast twin (``jax_impl.fast``): the same parameters, other layers.
@@ -228,6 +232,7 @@ register(
         "reference_torch.models:DNA_Linear",
         "jax_impl.models:DNA_Linear",
         _linear,
+        nnx="nnx_impl.models:DNA_Linear",
         has_filters=False,
         summary="flatten the one-hot sequence, one linear layer (step 3)",
         size=_linear_size,
@@ -240,6 +245,7 @@ register(
         "reference_torch.models:DNA_CNN",
         "jax_impl.models:DNA_CNN",
         _cnn("conv1d"),
+        nnx="nnx_impl.models:DNA_CNN",
         summary="Conv1d (32 filters of width 3), ReLU, linear layer (step 3)",
         fast="jax_impl.fast:DNA_CNN",
         size=_cnn_size(lambda options: 1),
@@ -253,6 +259,7 @@ register(
         "reference_torch.models:DNA_CNN2d",
         "jax_impl.models:DNA_CNN2d",
         _cnn("conv2d"),
+        nnx="nnx_impl.models:DNA_CNN2d",
         summary="the CNN with a Conv2d spanning the four one-hot rows (footnote 1)",
         size=_cnn_size(lambda options: 1),
         options=CNN_OPTIONS,
@@ -265,6 +272,7 @@ register(
         "reference_torch.models:DNA_CNNClassifier",
         "jax_impl.models:DNA_CNNClassifier",
         _cnn("conv1d"),
+        nnx="nnx_impl.models:DNA_CNNClassifier",
         summary="the CNN with one logit per class, cross-entropy (footnote 2)",
         fast="jax_impl.fast:DNA_CNNClassifier",
         size=_cnn_size(lambda options: options.get("num_classes", 3)),
@@ -361,6 +369,7 @@ register(
         "reference_torch.models:DNA_DeepCNN",
         "jax_impl.models:DNA_DeepCNN",
         _deep,
+        nnx="nnx_impl.models:DNA_DeepCNN",
         summary="blocks of conv, BatchNorm, ReLU, max-pool, dropout; dense layers (lesson 2)",
         examples=DEEP_EXAMPLES,
         optimizer="adamw",
@@ -376,6 +385,7 @@ register(
         "reference_torch.models:DNA_DeepCNNMultilabel",
         "jax_impl.models:DNA_DeepCNNMultilabel",
         _deep,
+        nnx="nnx_impl.models:DNA_DeepCNNMultilabel",
         summary="the deeper CNN with one sigmoid output per label, binary cross-entropy",
         examples=DEEP_EXAMPLES,
         optimizer="adamw",

@@ -31,9 +31,11 @@ from IPython.display import display
 
 import benchmarks
 from dna_tutorial.app.notebook import show
+from dna_tutorial.config import TEXTBOOK
 from jax_impl import convert
 from jax_impl import models as jmodels
-from parity_tests import model_checks
+from parity_tests import model_checks, port_checks
+from parity_tests.ports import Linen
 from parity_tests.registry import ModelCase
 from reference_torch import models as tmodels
 
@@ -72,7 +74,7 @@ pd.DataFrame({"torch": torch_out, "jax": jax_out, "difference": torch_out - jax_
 # every gradient, one SGD step, and attribution, each against its stated tolerance
 # (`parity_tests/tolerances.py`). The JAX side is the textbook port that the JAX notebook
 # teaches; `dna-tutorial parity` runs every check against the fast engine, and
-# `dna-tutorial parity --jax-variant textbook` against this one.
+# `dna-tutorial parity --jax-impl textbook` against this one.
 
 # %%
 cpu = torch.device("cpu")
@@ -83,8 +85,17 @@ checks = (
     model_checks.check_sgd_step,
     model_checks.check_attribution,
 )
-rows = [row.as_dict() for check in checks for row in check(case, cpu, variant="textbook")]
+rows = [row.as_dict() for check in checks for row in check(case, cpu, port=Linen(TEXTBOOK))]
 pd.DataFrame(rows)
+
+# %% [markdown]
+# The NNX port against Linen's textbook port, on the same weights: two APIs over the same
+# layers, so the outputs, the loss, every gradient, ISM and saliency are equal bit for
+# bit (max abs 0). One SGD step compiles two different programs (`nnx.jit` of the step
+# against `jax.jit` of Linen's) and differs in the last ulp.
+
+# %%
+pd.DataFrame([row.as_dict() for row in port_checks.check_nnx_against_linen(case, cpu)])
 
 # %% [markdown]
 # ## 3. Where the speed comes from

@@ -3,18 +3,13 @@ gradients, one SGD step, attribution (ISM, saliency) and the filters' activation
 
 from __future__ import annotations
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 import torch
 
 from jax_impl import data as jdata
-from jax_impl import evaluate as jevaluate
-from jax_impl import filters as jfilters
-from jax_impl import interpret as jinterpret
-from jax_impl import train as jtrain
 from parity_tests.compare import Comparison, as_numpy, compare, compare_params
-from parity_tests.pairs import jax_state, model_pair, random_seqs, targets, torch_loss
+from parity_tests.pairs import model_pair, random_seqs, targets, torch_loss
+from parity_tests.ports import Linen, Port
 from parity_tests.registry import ModelCase
 from parity_tests.tolerances import (
     EXACT,
@@ -29,10 +24,12 @@ from reference_torch import filters as tfilters
 from reference_torch import interpret as tinterpret
 from reference_torch import train as ttrain
 
+LINEN = Linen()
 
-def check_forward(case: ModelCase, device: torch.device, variant: str = "fast") -> list[Comparison]:
+
+def check_forward(case: ModelCase, device: torch.device, port: Port = LINEN) -> list[Comparison]:
     """Outputs for random real-valued inputs and for one-hot sequences."""
-    pair = model_pair(case, device, variant=variant)
+    pair = model_pair(case, device)
     rng = np.random.default_rng(3)
     inputs = {
         "random inputs": rng.normal(size=(64, case.seq_len, 4)).astype(np.float32),
@@ -41,7 +38,7 @@ def check_forward(case: ModelCase, device: torch.device, variant: str = "fast") 
     rows = []
     for label, x in inputs.items():
         ours = tevaluate.predict(pair.torch_model, x, device)
-        theirs = jevaluate.predict(pair.jax_model, pair.variables, x)
+        theirs = port.predict(case, pair.variables, x)
         rows.append(compare(f"{case} forward, {label}", ours, theirs, FORWARD))
     return rows
 
@@ -52,58 +49,28 @@ def random_batch(case: ModelCase, n: int = 96, seed: int = 5):
     return x, targets(case, seqs)
 
 
-@jax.jit
-def _loss_and_grads(state: jtrain.TrainState, xb, yb):
-    """The loss of a batch and its gradient, in training mode, without a step (compiled
-    whole: op by op, the deeper CNN's gradient took hundreds of small compilations)."""
-
-    def loss_of(params):
-        pred, _ = state.apply_fn(
-            {"params": params, "batch_stats": state.batch_stats},
-            xb,
-            train=True,
-            rngs={"dropout": jax.random.key(0)},
-            mutable=["batch_stats"],
-        )
-        return state.loss_func(pred, yb)
-
-    return jax.value_and_grad(loss_of)(state.params)
-
-
-def jax_targets(case: ModelCase, y: np.ndarray) -> jax.Array:
-    return jnp.asarray(y, jnp.float32 if case.task == "regress" else jnp.int32)
-
-
 def check_loss_and_gradients(
-    case: ModelCase, device: torch.device, variant: str = "fast"
+    case: ModelCase, device: torch.device, port: Port = LINEN
 ) -> list[Comparison]:
     """The loss of one batch and its gradient w.r.t. every parameter."""
-    pair = model_pair(case, device, variant=variant)
+    pair = model_pair(case, device)
     x, y = random_batch(case)
     xt, yt = torch.from_numpy(x).to(device), torch.from_numpy(y).to(device)
     pair.torch_model.train()
     loss = torch_loss(case)(pair.torch_model(xt), yt)
     loss.backward()
     grads = {k: p.grad for k, p in pair.torch_model.named_parameters()}
-    jloss, jgrads = _loss_and_grads(jax_state(pair), jnp.asarray(x), jax_targets(case, y))
+    jloss, jgrads = port.loss_and_grads(case, pair.variables, x, y)
     kind = "MSE" if case.task == "regress" else "cross-entropy"
     return [
         compare(f"{case} {kind} loss", as_numpy(loss), jloss, LOSS),
-        *compare_params(
-            f"{case} gradient",
-            case,
-            grads,
-            {"params": jgrads, "batch_stats": pair.variables["batch_stats"]},
-            GRADIENT,
-        ),
+        *compare_params(f"{case} gradient", case, grads, jgrads, GRADIENT),
     ]
 
 
-def check_sgd_step(
-    case: ModelCase, device: torch.device, variant: str = "fast"
-) -> list[Comparison]:
+def check_sgd_step(case: ModelCase, device: torch.device, port: Port = LINEN) -> list[Comparison]:
     """Parameters after one SGD step (lr 0.01) on the same batch."""
-    pair = model_pair(case, device, variant=variant)
+    pair = model_pair(case, device)
     x, y = random_batch(case)
     opt = torch.optim.SGD(pair.torch_model.parameters(), lr=0.01)
     pair.torch_model.train()
@@ -114,43 +81,40 @@ def check_sgd_step(
         torch.from_numpy(y).to(device),
         opt=opt,
     )
-    state, _, _ = jtrain.loss_batch(
-        jax_state(pair), jnp.asarray(x), jax_targets(case, y), step=True, key=jax.random.key(0)
-    )
+    stepped = port.sgd_step(case, pair.variables, x, y)
     return compare_params(
-        f"{case} one SGD step", case, pair.torch_model.state_dict(), state.variables, ONE_STEP
+        f"{case} one SGD step", case, pair.torch_model.state_dict(), stepped, ONE_STEP
     )
 
 
 def check_attribution(
-    case: ModelCase, device: torch.device, variant: str = "fast"
+    case: ModelCase, device: torch.device, port: Port = LINEN
 ) -> list[Comparison]:
     """ISM, saliency, gradient x input and the simplex-corrected saliency of the first
     output, for one-hot sequences: ISM subtracts outputs (forward tolerance), the others
     are input gradients (gradient tolerance)."""
-    pair = model_pair(case, device, variant=variant)
+    pair = model_pair(case, device)
     x, _ = random_batch(case, n=32)
-    xj = jnp.asarray(x)
     grads = tinterpret.saliency(pair.torch_model, x, device=device)
-    jgrads = jinterpret.saliency(pair.jax_model, pair.variables, xj)
+    jgrads = port.saliency(case, pair.variables, x)
     return [
         compare(
             f"{case} ISM",
             tinterpret.ism(pair.torch_model, x, device=device),
-            jinterpret.ism(pair.jax_model, pair.variables, xj),
+            port.ism(case, pair.variables, x),
             FORWARD,
         ),
         compare(f"{case} saliency", grads, jgrads, GRADIENT),
         compare(
             f"{case} gradient x input",
             tinterpret.grad_times_input(pair.torch_model, x, device=device),
-            jinterpret.grad_times_input(pair.jax_model, pair.variables, xj),
+            port.grad_times_input(case, pair.variables, x),
             GRADIENT,
         ),
         compare(
             f"{case} saliency, simplex-corrected",
             tinterpret.simplex_correction(grads),
-            jinterpret.simplex_correction(jgrads),
+            port.simplex_correction(jgrads),
             GRADIENT,
         ),
     ]
@@ -170,32 +134,27 @@ def _threshold_between(a: np.ndarray, b: np.ndarray, quantile: float) -> float:
     return float((values[j] + values[j + 1]) / 2)
 
 
-def check_filters(case: ModelCase, device: torch.device, variant: str = "fast") -> list[Comparison]:
+def check_filters(case: ModelCase, device: torch.device, port: Port = LINEN) -> list[Comparison]:
     """First-layer weights, conv activations and activation PWM counts."""
     if not case.has_filters:
         return []
-    pair = model_pair(case, device, variant=variant)
+    pair = model_pair(case, device)
     seqs = random_seqs(500, case.seq_len, seed=6)
     x = tdata.one_hot_seqs(seqs)
     with torch.no_grad():
         acts = tfilters.conv_activations(pair.torch_model, torch.from_numpy(x).to(device))
-    jacts = jfilters.conv_activations(pair.jax_model, pair.variables, jnp.asarray(x))
-    thresh = _threshold_between(as_numpy(acts), np.asarray(jacts), 0.8)
+    jacts = port.conv_activations(case, pair.variables, x)
+    thresh = _threshold_between(as_numpy(acts), jacts, 0.8)
     counts = tfilters.get_filter_activations(seqs, pair.torch_model, thresh, device)
-    jcounts = jfilters.get_filter_activations(seqs, pair.jax_model, pair.variables, thresh)
+    jcounts = port.filter_counts(case, pair.variables, seqs, thresh)
     return [
         compare(
             f"{case} filter weights",
             tfilters.filter_weights(pair.torch_model),
-            jfilters.filter_weights(pair.variables),
+            port.filter_weights(case, pair.variables),
             EXACT,
         ),
-        compare(
-            f"{case} conv activations",
-            as_numpy(acts),
-            np.swapaxes(np.asarray(jacts), 1, 2),
-            FORWARD,
-        ),
+        compare(f"{case} conv activations", as_numpy(acts), np.swapaxes(jacts, 1, 2), FORWARD),
         compare(f"{case} PWM counts ({int(counts.sum()):,} letters)", counts, jcounts, EXACT),
     ]
 

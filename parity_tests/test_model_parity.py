@@ -11,7 +11,7 @@ from parity_tests.model_checks import (
     check_loss_and_gradients,
     check_sgd_step,
 )
-from parity_tests.registry import CASES
+from parity_tests.registry import CASES, ModelCase
 
 CHECKS = [check_forward, check_loss_and_gradients, check_sgd_step, check_attribution]
 
@@ -28,8 +28,25 @@ def _tiered(cases):
     ]
 
 
-@pytest.mark.parametrize("check", CHECKS, ids=lambda c: c.__name__.removeprefix("check_"))
-@pytest.mark.parametrize("case", _tiered(CASES), ids=str)
+#: Checks whose compiled gradient of the deeper CNN takes 5-10 s: the full tier's.
+DEEP_IN_FULL_TIER = {check_loss_and_gradients, check_sgd_step}
+
+
+def _model_checks():
+    for param in _tiered(CASES):
+        case = param if isinstance(param, ModelCase) else param.values[0]
+        marks = () if isinstance(param, ModelCase) else param.marks
+        for check in CHECKS:
+            deep = case.name.startswith("deep") and check in DEEP_IN_FULL_TIER
+            yield pytest.param(
+                case,
+                check,
+                id=f"{case}-{check.__name__.removeprefix('check_')}",
+                marks=(*marks, pytest.mark.slow) if deep else marks,
+            )
+
+
+@pytest.mark.parametrize(("case", "check"), list(_model_checks()))
 def test_model_parity(case, check, cpu):
     assert_all_pass(check(case, cpu))
 

@@ -94,6 +94,10 @@ def test_an_extra_model_trains_an_epoch_alike_in_both_ports(tiny, cpu):
 def test_an_extra_model_runs_through_the_command_line(tiny, tmp_path, capsys):
     out, ckpt = tmp_path / "r", tmp_path / "ckpt"
     argv = ["run", "--models", "tiny", "--epochs", "1", "--quiet", "--out", str(out)]
+    assert main(argv) == 2  # no NNX class: refused before any work
+    assert "NNX port has no such model" in capsys.readouterr().err
+    assert not out.exists()
+    argv += ["--framework", "both"]
     assert main([*argv, "--checkpoint-dir", str(ckpt)]) == 0
     assert "tiny" in capsys.readouterr().out
     assert (out / "torch" / "logos_tiny.png").is_file() and (

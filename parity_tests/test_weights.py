@@ -1,4 +1,4 @@
-"""Weight conversion both ways, and safetensors files that load into either port."""
+"""Weight conversion both ways, and safetensors files that load into every port."""
 
 import numpy as np
 import pytest
@@ -6,9 +6,9 @@ import torch
 
 from dna_tutorial.weights import load_weights, save_weights
 from jax_impl import convert
-from jax_impl import evaluate as jevaluate
 from parity_tests.compare import compare
 from parity_tests.pairs import model_pair, random_seqs
+from parity_tests.ports import port
 from parity_tests.registry import CASES
 from parity_tests.tolerances import FORWARD
 from reference_torch import data as tdata
@@ -31,8 +31,9 @@ def test_torch_to_flax_to_torch_is_exact(case, cpu):
         assert back[key].dtype == state[key].dtype and np.array_equal(back[key], state[key])
 
 
+@pytest.mark.parametrize("flax_port", ["jax", "nnx"])
 @pytest.mark.parametrize("case", CASES[::3], ids=str)
-def test_a_safetensors_file_from_torch_loads_into_jax(case, tmp_path, cpu):
+def test_a_safetensors_file_from_torch_loads_into_flax(case, flax_port, tmp_path, cpu):
     pair = model_pair(case, cpu, seed=4)
     path = save_weights(tmp_path / "w.safetensors", _state(pair.torch_model), {"model": case.name})
     arrays, meta = load_weights(path)
@@ -41,7 +42,7 @@ def test_a_safetensors_file_from_torch_loads_into_jax(case, tmp_path, cpu):
     row = compare(
         "outputs",
         tevaluate.predict(pair.torch_model, x),
-        jevaluate.predict(pair.jax_model, variables, x),
+        port(flax_port).predict(case, variables, x),
         FORWARD,
     )
     assert row.passed, row

@@ -12,15 +12,16 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
+from dna_tutorial.config import TEXTBOOK
 from dna_tutorial.metrics import r2_score
 from dna_tutorial.recipe import score_classes, tutorial_split
 from dna_tutorial.sequences import kmers
 from dna_tutorial.spec import SEED
 from jax_impl import data as jdata
-from jax_impl import train as jtrain
-from jax_impl.fast import VARIANTS
 from parity_tests.compare import Comparison, compare, compare_params
-from parity_tests.pairs import jax_state, model_pair, torch_loss
+from parity_tests.model_checks import LINEN
+from parity_tests.pairs import model_pair, torch_loss
+from parity_tests.ports import Port
 from parity_tests.registry import ModelCase
 from parity_tests.tolerances import (
     EPOCH,
@@ -41,12 +42,10 @@ def tutorial_data():
     return tdata.quick_split(df, tutorial_split(len(seqs), seed=SEED)), df
 
 
-def _jax_loaders(case: ModelCase, frames, variant: str, batch_size: int = 128):
-    """``variant``'s (train, val) loaders over the tutorial's split."""
+def _jax_loaders(case: ModelCase, frames, port: Port, batch_size: int = 128):
+    """The port's (train, val) loaders over the tutorial's split."""
     target = "score" if case.task == "regress" else "label"
-    return VARIANTS[variant].build_dataloaders(
-        frames[0], frames[1], target_col=target, batch_size=batch_size
-    )
+    return port.build_dataloaders(frames[0], frames[1], target_col=target, batch_size=batch_size)
 
 
 def epoch_order(train_dl, key: jax.Array) -> np.ndarray:
@@ -81,29 +80,51 @@ def _torch_loaders(case, frames, orders, batch_size):
     )
 
 
+#: The training rows of the deeper CNN's epoch under textbook arithmetic: one batch (see
+#: :func:`check_epoch`).
+CHAOS_FREE_ROWS = 128
+
+
 def check_epoch(
-    case: ModelCase, device: torch.device, batch_size: int = 128, variant: str = "fast"
+    case: ModelCase, device: torch.device, batch_size: int = 128, port: Port = LINEN
 ) -> list[Comparison]:
-    """A whole epoch of SGD on the tutorial's training set, same weights, same batch order."""
+    """A whole epoch of SGD on the tutorial's training set, same weights, same batch order.
+
+    The deeper CNN's regression epoch (SGD 0.01, BatchNorm, losses near 7 at the start)
+    turns differences of an ulp into differences of the weights within a few steps.
+    Measured torch against the NNX port (Linen's textbook arithmetic) with one torch thread,
+    as under pytest-xdist: the largest weight difference is 1.5e-7 after 1 step, 4.6e-5
+    after 2, 7.6e-6 after 4, 9.3e-3 after 8 and 0.2 after the epoch's 328; with torch's
+    default threads the 8 steps agreed to 1e-4. Linen's textbook model compiled as one
+    ``lax.scan`` or as a jit per step (the same arithmetic) parts the same way: 7.6e-6 in
+    a batch's loss at step 8, 2.7e-3 at 16, 0.94 later. The fast Linen port sums as torch
+    does and stays within 1.7e-6 of it over the whole epoch; the textbook arithmetic (XLA's
+    convolution, which the NNX port uses too) cannot, so for it the deeper CNN's epoch is
+    the first :data:`CHAOS_FREE_ROWS` training rows, one step through the epoch's
+    machinery (loader, order, scan). NNX against Linen's textbook epoch is bit for bit
+    over all 328 steps (``port_checks``), and the deeper CNN's multilabel epoch agrees
+    with torch over all 328 in every port."""
     frames, _ = tutorial_data()
-    train_dl, _ = _jax_loaders(case, frames, variant, batch_size)
+    if case.name == "deep" and port.variant == TEXTBOOK:
+        frames = (frames[0].iloc[:CHAOS_FREE_ROWS], *frames[1:])
+    train_dl, _ = _jax_loaders(case, frames, port, batch_size)
     key = jax.random.key(0)
     torch_dl, _ = _torch_loaders(case, frames, [epoch_order(train_dl, key)], batch_size)
-    pair = model_pair(case, device, variant=variant)
+    pair = model_pair(case, device)
     opt = torch.optim.SGD(pair.torch_model.parameters(), lr=0.01)
     loss = ttrain.train_step(pair.torch_model, torch_dl, torch_loss(case), device, opt)
-    state, jloss = jtrain.train_step(jax_state(pair), train_dl, key)
+    jloss, variables = port.epoch(case, pair.variables, train_dl, key)
     steps = -(-len(frames[0]) // batch_size)
     return [
         compare(f"{case} epoch train loss ({steps} SGD steps)", loss, jloss, EPOCH),
         *compare_params(
-            f"{case} after one epoch,", case, pair.torch_model.state_dict(), state.variables, EPOCH
+            f"{case} after one epoch,", case, pair.torch_model.state_dict(), variables, EPOCH
         ),
     ]
 
 
 def check_training_run(
-    device: torch.device, epochs: int = 3, variant: str = "fast"
+    device: torch.device, epochs: int = 3, port: Port = LINEN
 ) -> list[Comparison]:
     """``fit`` in both ports from the same weights with the same batch orders: per-epoch
     losses, final weights and test R^2, for the linear model and the CNN.
@@ -118,9 +139,9 @@ def check_training_run(
     key = jax.random.split(jdata.set_seed(SEED))[1]  # run_model's shuffle key
     rows = []
     for case, tol in ((ModelCase("linear"), EPOCH), (ModelCase("cnn"), TRAJECTORY)):
-        train_dl, val_dl = _jax_loaders(case, frames, variant)
+        train_dl, val_dl = _jax_loaders(case, frames, port)
         orders = [epoch_order(train_dl, jax.random.fold_in(key, e)) for e in range(epochs)]
-        pair = model_pair(case, device, variant=variant)
+        pair = model_pair(case, device)
         history = ttrain.run_model(
             *_torch_loaders(case, frames, orders, 128),
             pair.torch_model,
@@ -128,10 +149,10 @@ def check_training_run(
             epochs=epochs,
             progress=False,
         )
-        state, jhistory = jtrain.fit(epochs, jax_state(pair), train_dl, val_dl, key, progress=False)
+        jhistory, variables = port.fit(case, pair.variables, train_dl, val_dl, key, epochs)
         seqs = list(frames[2]["seq"])
         r2 = r2_score(frames[2]["score"], tevaluate.predict_seqs(pair.torch_model, seqs, device))
-        jpred = VARIANTS[variant].predict_seqs(pair.jax_model, state.variables, seqs)
+        jpred = port.predict_seqs(case, variables, seqs)
         jr2 = r2_score(frames[2]["score"], jpred)
         name = f"{case.name} fit"
         rows += [
@@ -147,7 +168,8 @@ def check_training_run(
         ]
         if tol is EPOCH:
             rows += compare_params(
-                f"{name}, final", case, pair.torch_model.state_dict(), state.variables, EPOCH
+                f"{name}, final", case, pair.torch_model.state_dict(), variables, EPOCH
             )
-        rows.append(compare(f"{name}, test R² (torch {r2:.4f}, jax {jr2:.4f})", r2, jr2, R2))
+        label = f"{name}, test R² (torch {r2:.4f}, {port.name} {jr2:.4f})"
+        rows.append(compare(label, r2, jr2, R2))
     return rows

@@ -15,9 +15,10 @@ from benchmarks.costs import (
     train_bytes,
     train_flops,
 )
+from benchmarks.grid import QUICK_DEEP
 from benchmarks.kernels import MATMUL
 from benchmarks.options import CONV_ONLY, GPU_ONLY, INFER_STRATEGIES, TRAIN_STRATEGIES
-from benchmarks.runner import decomposition
+from benchmarks.runner import decomposition, nnx_bookkeeping
 from benchmarks.strategies import kernels
 from benchmarks.timing import measure
 from dna_tutorial.app.cli import main
@@ -102,6 +103,21 @@ def test_the_decomposition_multiplies_to_the_total():
     assert decomposition(_rows(seconds)) == []  # a factor is missing: no row, not a guess
 
 
+def test_nnx_bookkeeping_is_the_same_step_with_and_without_objects():
+    seconds = {
+        ("nnx-jit-step", "conv"): 0.9,
+        ("nnx-split-step", "conv"): 0.3,
+        ("nnx-fused-epoch", "conv"): 0.2,
+        ("jax-textbook", "conv"): 0.25,
+    }
+    (d,) = nnx_bookkeeping(_rows(seconds))
+    assert d["bookkeeping"] == pytest.approx(3) and d["fused_nnx_over_linen"] == pytest.approx(0.8)
+    assert d["per_step_ms"] == pytest.approx(0.6 / 328 * 1e3)  # 41,942 rows in 328 batches
+    assert decomposition(_rows(seconds)) == []  # no torch rows: no speed-up decomposition
+    del seconds[("nnx-split-step", "conv")]
+    assert nnx_bookkeeping(_rows(seconds)) == []
+
+
 @pytest.mark.slow
 def test_quick_bench_runs_every_strategy_and_kernel_and_writes_its_results(tmp_path, capsys):
     assert main(["bench", "--quick", "--quiet", "--out", str(tmp_path)]) == 0
@@ -124,6 +140,7 @@ def test_quick_bench_runs_every_strategy_and_kernel_and_writes_its_results(tmp_p
         assert np.isfinite(row["median_s"]) and row["speedup"] is not None
     assert (tmp_path / "cpu-quick-throughput.png").stat().st_size > 10_000
     assert "## quick" in (tmp_path / "cpu-quick.md").read_text()
+    assert {s for s, _ in deep} == set(QUICK_DEEP) - {"torch-func-ensemble"}
     assert "Benchmarks on" in capsys.readouterr().out
     (tmp_path / "cpu-quick.md").write_text("edited by hand")
     assert main(["bench", "--quick", "--quiet", "--out", str(tmp_path)]) == 2  # not overwritten
@@ -133,7 +150,9 @@ def test_quick_bench_runs_every_strategy_and_kernel_and_writes_its_results(tmp_p
 @pytest.mark.parametrize(
     ("stop", "code", "said"),
     [
-        (KeyboardInterrupt, 130, "stopped by SIGINT after 2 of"),  # Ctrl-C, `timeout -s INT`
+        pytest.param(  # Ctrl-C, `timeout -s INT`
+            KeyboardInterrupt, 130, "stopped by SIGINT after 2 of", marks=pytest.mark.slow
+        ),
         (RuntimeError("a bug in a strategy"), 1, "stopped by an error in workload 3 of"),
     ],
 )

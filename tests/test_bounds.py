@@ -125,7 +125,7 @@ def test_any_options_give_exit_0_or_one_line_with_exit_2(argv, no_training, tmp_
          "deep: --conv-blocks 8:3:64 leave no positions of a sequence of 20"),
         (["--seq-len", "2", "--num-seqs", "50"], "use --seq-len 3 or more"),
         (["--framework", "torch", "--devices", "4"], "torch does that with --distributed"),
-        (["--framework", "torch", "--jax-init", "flax"], "--jax-init applies to the jax port"),
+        (["--framework", "torch", "--jax-init", "flax"], "--jax-init applies to the jax and nnx"),
         (["--framework", "torch", "--jax-impl", "textbook"], "--jax-impl applies to the jax"),
         (["--seq-len", "100000", "--num-seqs", "100000"], "use a smaller --num-seqs or --seq-len"),
         (["--num-filters", "2147483647"], "one example's training step of classifier needs"),

@@ -15,7 +15,7 @@ from dna_tutorial.app.cli import main
 from dna_tutorial.app.pipeline import run_port
 from dna_tutorial.app.predict import predict_file
 from dna_tutorial.checkpoint import CheckpointError, latest_snapshot, load_snapshot
-from dna_tutorial.config import RunConfig
+from dna_tutorial.config import FRAMEWORKS, PACKAGES, RunConfig
 from dna_tutorial.datafiles import load_data
 from dna_tutorial.dataset import planted_task, synthetic_task
 
@@ -35,10 +35,16 @@ def _train(framework, data, epochs, ckpt, resume=False, models=("linear", "cnn")
 
 
 #: What each port's Adam(W) state holds: first and second moments.
-ADAM_MOMENTS = {"torch": ("exp_avg", "exp_avg_sq"), "jax": (".mu[", ".nu[")}
+ADAM_MOMENTS = {
+    "torch": ("exp_avg", "exp_avg_sq"),
+    "jax": (".mu[", ".nu["),
+    "nnx": ("/mu/", "/nu/"),
+}
 
 
-@pytest.mark.parametrize("framework", ["torch", "jax"])
+@pytest.mark.parametrize(
+    "framework", ["torch", *(pytest.param(fw, marks=pytest.mark.slow) for fw in ("jax", "nnx"))]
+)
 def test_the_run_trains_the_deeper_cnn_with_adamw(framework, tmp_path):
     """The tutorial's models train with SGD, the deeper CNN with AdamW in both ports (the
     JAX run once built every model's state with SGD: its deeper CNN barely learned)."""
@@ -56,7 +62,7 @@ def test_the_run_trains_the_deeper_cnn_with_adamw(framework, tmp_path):
     assert not any(m in name for name in names for m in ADAM_MOMENTS[framework])  # SGD
 
 
-@pytest.mark.parametrize("framework", ["torch", "jax"])
+@pytest.mark.parametrize("framework", ["torch", "jax", "nnx"])
 @pytest.mark.slow
 def test_resumed_training_equals_uninterrupted_bit_for_bit(framework, sample, tmp_path):
     whole = _train(framework, sample, 4, tmp_path / "a")
@@ -93,7 +99,9 @@ def test_a_crash_while_saving_leaves_the_last_complete_snapshot(sample, tmp_path
     assert load_snapshot(model_dir).meta["epoch"] == 2
 
 
-@pytest.mark.parametrize(("trained_by", "predicted_by"), [("torch", "jax"), ("jax", "torch")])
+@pytest.mark.parametrize(
+    ("trained_by", "predicted_by"), [("torch", "jax"), ("jax", "torch"), ("nnx", "torch")]
+)
 @pytest.mark.slow
 def test_a_checkpoint_from_one_port_predicts_the_same_in_the_other(
     trained_by, predicted_by, sample, tmp_path
@@ -176,18 +184,19 @@ def test_same_seed_same_metrics_on_cpu(tmp_path, capsys):
     def metrics(out):
         assert main([*RUN_SAMPLE, "--epochs", "2", "--out", str(out)]) == 0
         m = json.loads((out / "metrics.json").read_text())
-        for fw in ("torch", "jax"):
+        for fw in FRAMEWORKS:
             m[fw].pop("timing")  # wall-clock seconds are the only numbers allowed to differ
         m.pop("run")
         return m
 
     first, second = metrics(tmp_path / "a"), metrics(tmp_path / "b")
     assert first == second
-    assert first["config"]["seed"] == 17 and "cnn" in first["jax"]["models"]
+    assert first["config"]["seed"] == 17
+    assert all("cnn" in first[fw]["models"] for fw in FRAMEWORKS)
     capsys.readouterr()
 
 
-@pytest.mark.parametrize("framework", ["torch", "jax"])
+@pytest.mark.parametrize("framework", ["torch", "jax", "nnx"])
 @pytest.mark.slow
 def test_a_killed_deep_run_resumes_to_the_same_numbers(framework, sample, tmp_path, monkeypatch):
     """The deeper CNN carries more state: BatchNorm statistics, AdamW's moments, the
@@ -195,9 +204,7 @@ def test_a_killed_deep_run_resumes_to_the_same_numbers(framework, sample, tmp_pa
     resumed ends bit for bit where an uninterrupted one does."""
     import importlib
 
-    port = importlib.import_module(
-        "reference_torch.checkpoint" if framework == "torch" else "jax_impl.checkpoint"
-    )
+    port = importlib.import_module(f"{PACKAGES[framework]}.checkpoint")
     whole = _train(framework, sample, 3, tmp_path / "a", models=("deep",))
     real = port.save
 

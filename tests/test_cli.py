@@ -7,6 +7,8 @@ import pytest
 
 from dna_tutorial.app import pipeline
 from dna_tutorial.app.cli import main
+from dna_tutorial.app.report import FRAMEWORK_TITLES
+from dna_tutorial.config import FRAMEWORKS
 
 PORT_FILES = {
     "score_histogram.png",
@@ -39,9 +41,9 @@ def report(tmp_path_factory):
 
 
 @pytest.mark.slow
-def test_run_writes_every_artefact_for_both_ports(report):
+def test_run_writes_every_artefact_for_every_port(report):
     assert (report / "index.html").is_file() and (report / "metrics.json").is_file()
-    for fw in ("torch", "jax"):
+    for fw in FRAMEWORKS:
         assert {p.name for p in (report / fw).iterdir()} == PORT_FILES
 
 
@@ -62,10 +64,10 @@ def test_metrics_hold_results_timing_and_provenance(report):
 
 
 @pytest.mark.slow
-def test_index_shows_both_ports_and_their_figures(report):
+def test_index_shows_every_port_and_its_figures(report):
     page = (report / "index.html").read_text()
-    assert "PyTorch reference" in page and "JAX / Flax port" in page
-    for fw in ("torch", "jax"):
+    assert all(title in page for title in FRAMEWORK_TITLES.values())
+    for fw in FRAMEWORKS:
         for name in PORT_FILES - {"spot_checks.csv"}:
             assert f"{fw}/{name}" in page
     assert "speed-up" in page
@@ -76,8 +78,8 @@ def test_the_report_says_what_the_cnn_learned(report):
     """Motif insertion for every regression model, Tomtom for every conv model (slow: the
     first Tomtom compiles memelite's kernels)."""
     page = (report / "index.html").read_text()
-    assert page.count("What did the CNN learn?") == 2
-    for fw in ("torch", "jax"):
+    assert page.count("What did the CNN learn?") == len(FRAMEWORKS)
+    for fw in FRAMEWORKS:
         learned = json.loads((report / "metrics.json").read_text())[fw]["learned"]
         assert set(learned["insertions"]) == {"linear", "cnn"}
         rows = {r["inserted"]: r for r in learned["insertions"]["cnn"]}
@@ -116,7 +118,7 @@ def test_bad_option_values_are_refused(capsys):
     assert exit_.value.code == 2 and "expected an integer from 1" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["run", "--framework", "tensorflow"])
-    assert "expected one of torch, jax, both, got 'tensorflow'" in capsys.readouterr().err
+    assert "expected one of torch, jax, nnx, all, both, got 'tensorflow'" in capsys.readouterr().err
 
 
 def test_missing_gpu_is_a_clear_error(tmp_path, capsys):
@@ -161,12 +163,17 @@ def test_a_run_that_fails_while_writing_leaves_nothing_half_written(tmp_path, mo
 
 @pytest.mark.slow
 def test_parity_command_prints_and_writes_the_table(tmp_path, capsys):
-    assert main(["parity", "--quick", "--out", str(tmp_path)]) == 0
+    """The NNX port's quick table: torch against NNX, then NNX against Linen (the Linen
+    table is the same checks, run by the fast tier's parity tests)."""
+    assert main(["parity", "--framework", "nnx", "--quick", "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "quantities within tolerance" in out and "cnn (L=8, F=32, k=3) gradient" in out
-    table = (tmp_path / "parity-cpu-quick.md").read_text()
+    assert "PyTorch vs Flax NNX:" in out and "(NNX vs Linen) forward" in out
+    table = (tmp_path / "parity-cpu-nnx-quick.md").read_text()
+    assert table.startswith("# Parity: PyTorch vs Flax NNX")
     assert "| quantity | max abs diff | max rel diff | tolerance | pass |" in table
-    assert json.loads((tmp_path / "parity-cpu-quick.json").read_text())["passed"] is True
+    assert json.loads((tmp_path / "parity-cpu-nnx-quick.json").read_text())["passed"] is True
+    assert not (tmp_path / "parity-cpu-quick.json").exists()  # --framework nnx: NNX's alone
 
 
 def test_parity_command_fails_when_a_quantity_is_off(tmp_path, monkeypatch, capsys):
@@ -177,5 +184,9 @@ def test_parity_command_fails_when_a_quantity_is_off(tmp_path, monkeypatch, caps
         report, "run_parity", lambda *a, **k: [compare.compare("off by one", [1.0], [2.0], EXACT)]
     )
     assert main(["parity", "--out", str(tmp_path)]) == 1
-    assert "off by one" in capsys.readouterr().out
-    assert json.loads((tmp_path / "parity-cpu.json").read_text())["passed"] is False
+    out = capsys.readouterr().out
+    assert "off by one" in out and "PyTorch vs Flax Linen:" in out and "vs Flax NNX:" in out
+    for stem in ("parity-cpu", "parity-cpu-nnx"):  # the default: both Flax ports
+        assert json.loads((tmp_path / f"{stem}.json").read_text())["passed"] is False
+    assert main(["parity", "--framework", "torch", "--out", str(tmp_path / "t")]) == 2
+    assert "parity holds a Flax port to PyTorch" in capsys.readouterr().err

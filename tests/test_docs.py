@@ -17,7 +17,7 @@ from dna_tutorial.options import declared, flag
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = sorted((ROOT / "docs").glob("*.md"))
 TEXTS = [ROOT / "README.md", *PAGES]
-PACKAGES = "dna_tutorial|reference_torch|jax_impl|parity_tests|benchmarks|experiments"
+PACKAGES = "dna_tutorial|reference_torch|jax_impl|nnx_impl|parity_tests|benchmarks|experiments"
 FOLDERS = f"{PACKAGES}|notebooks|docs|tests"
 
 

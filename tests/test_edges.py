@@ -333,8 +333,17 @@ def test_after_a_stop_the_process_ends_without_the_interpreters_shutdown(monkeyp
     from dna_tutorial.app import stop
 
     ended = []
-    monkeypatch.setattr(stop.os, "_exit", lambda code: ended.append(("os._exit", code)))
-    monkeypatch.setattr(stop.sys, "exit", lambda code: ended.append(("sys.exit", code)))
-    stop.exit_with(143)
-    stop.exit_with(2)
+
+    def ends(how):
+        def end(code):
+            ended.append((how, code))
+            raise SystemExit(code)
+
+        return end
+
+    monkeypatch.setattr(stop.os, "_exit", ends("os._exit"))
+    monkeypatch.setattr(stop.sys, "exit", ends("sys.exit"))
+    for code in (143, 2):
+        with pytest.raises(SystemExit):
+            stop.exit_with(code)
     assert ended == [("os._exit", 143), ("sys.exit", 2)]

@@ -1,5 +1,5 @@
 """``dna-tutorial explain`` end to end: arrays, figures and the insertion table from a
-checkpoint, the same in both ports, and one-line errors on bad input."""
+checkpoint, the same in every port, and one-line errors on bad input."""
 
 import json
 
@@ -27,12 +27,13 @@ def _explain(root, out, *extra):
     return main([*argv, "--data", str(root / "seqs.csv"), "--out", str(root / out), *extra])
 
 
-def test_explain_writes_attributions_logos_and_insertions_in_either_port(trained, capsys):
+def test_explain_writes_attributions_logos_and_insertions_in_every_port(trained, capsys):
     assert _explain(trained, "e_torch") == 0
     assert _explain(trained, "e_jax", "--framework", "jax") == 0
+    assert _explain(trained, "e_nnx", "--framework", "nnx") == 0
     assert "insert TAT" in capsys.readouterr().out
     ports = {}
-    for fw in ("torch", "jax"):
+    for fw in ("torch", "jax", "nnx"):
         out = trained / f"e_{fw}"
         assert {p.name for p in out.iterdir()} >= {
             "attributions.npz", "logos.png", "ism.png", "insertions.csv", "explain.json"
@@ -41,11 +42,12 @@ def test_explain_writes_attributions_logos_and_insertions_in_either_port(trained
         summary = json.loads((out / "explain.json").read_text())
         assert summary["explained_in"] == fw and summary["num_seqs"] == 4
         assert [r["truth"] for r in summary["insertions"]] == [10, -10, 0, 0]
-    t, j = ports["torch"], ports["jax"]
+    t, j, n = ports["torch"], ports["jax"], ports["nnx"]
     assert t["ism"].shape == (4, 8, 4) and list(t["seqs"]) == ["AATATAAA", "GCGCCCCA",
                                                                "ACGTACGT", "NNTATGGG"]  # fmt: skip
     for key in ("ism", "saliency", "grad_times_input", "grad_times_input_corrected"):
         np.testing.assert_allclose(t[key], j[key], rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(t[key], n[key], rtol=1e-4, atol=1e-5)
     assert (t["ism"][0][np.eye(4)[[0, 0, 3, 0, 3, 0, 0, 0]] == 1] == 0).all()  # reference: 0
     assert (t["grad_times_input"][3, :2] == 0).all()  # N bases have no input to attribute
     assert _explain(trained, "e_torch") == 0  # its own earlier output is replaced

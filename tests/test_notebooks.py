@@ -1,5 +1,5 @@
 """The notebooks: their .ipynb files match their jupytext sources and hold no outputs,
-the two tutorial notebooks pair cell for cell, and every notebook runs top to bottom
+the three tutorial notebooks pair cell for cell, and every notebook runs top to bottom
 (slow: with 2 epochs of training, ``DNA_TUTORIAL_EPOCHS=2``)."""
 
 import shutil
@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
-NAMES = ("1_pytorch", "2_jax", "3_parity_and_speed")
+NAMES = ("1_pytorch", "2_jax", "3_parity_and_speed", "4_nnx")
+#: The tutorial in each port: PyTorch, Flax Linen, Flax NNX.
+TUTORIALS = ("1_pytorch", "2_jax", "4_nnx")
 
 
 def _read(name: str):
@@ -33,15 +35,16 @@ def test_each_notebook_is_its_py_source_with_no_outputs(name):
             assert not cell.outputs and cell.execution_count is None, "strip the outputs"
 
 
-def test_the_two_tutorial_notebooks_pair_cell_for_cell():
-    torch_cells = _read("1_pytorch")[0].cells
-    jax_cells = _read("2_jax")[0].cells
-    assert [c.cell_type for c in torch_cells] == [c.cell_type for c in jax_cells]
-    headings = [[line for line in c.source.splitlines() if line.startswith("#")][:1]
-                for c in torch_cells if c.cell_type == "markdown"]  # fmt: skip
-    jax_headings = [[line for line in c.source.splitlines() if line.startswith("#")][:1]
-                    for c in jax_cells if c.cell_type == "markdown"]  # fmt: skip
-    assert headings[1:] == jax_headings[1:]  # every section but the title, in order
+def _headings(cells) -> list:
+    return [[line for line in c.source.splitlines() if line.startswith("#")][:1]
+            for c in cells if c.cell_type == "markdown"]  # fmt: skip
+
+
+@pytest.mark.parametrize("name", TUTORIALS[1:])
+def test_the_tutorial_notebooks_pair_cell_for_cell(name):
+    torch_cells, cells = _read("1_pytorch")[0].cells, _read(name)[0].cells
+    assert [c.cell_type for c in torch_cells] == [c.cell_type for c in cells]
+    assert _headings(torch_cells)[1:] == _headings(cells)[1:]  # every section but the title
 
 
 @pytest.mark.slow

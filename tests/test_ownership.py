@@ -217,7 +217,7 @@ def test_a_flipped_byte_in_a_valid_weights_file_is_refused(jax_checkpoint, tmp_p
     assert code == 2 and "weights.safetensors has changed since dna-tutorial wrote it" in err
 
 
-@pytest.mark.parametrize("framework", ["torch", "both"])
+@pytest.mark.parametrize("framework", ["torch", "nnx", "all"])
 def test_resuming_in_a_port_the_run_never_checkpointed_is_refused(
     jax_checkpoint, tmp_path, capsys, framework
 ):

@@ -97,17 +97,16 @@ def settings_from(settings: type, args: argparse.Namespace, **fixed):
 
 
 def _refuse_other_ports(args: argparse.Namespace, frameworks) -> None:
-    """Options only one port uses are refused where that port does not run: a run that
+    """Options only some ports use are refused where none of them runs: a run that
     silently ignores an option it was given has not done what it was asked."""
     for field, opt in declared(RunConfig):
-        if (
-            opt.port is not None
-            and opt.port not in frameworks
-            and field.name in given(RunConfig, args)
-        ):
+        unused = opt.ports and not set(opt.ports) & set(frameworks)
+        if unused and field.name in given(RunConfig, args):
+            ports = " and ".join(opt.ports)
             raise ConfigError(
-                f"{flag(field, opt)} applies to the {opt.port} port, and this command runs "
-                f"{' and '.join(frameworks)}: drop it or add --framework {opt.port}"
+                f"{flag(field, opt)} applies to the {ports} port{'s' * (len(opt.ports) > 1)}, "
+                f"and this command runs {' and '.join(frameworks)}: drop it or add --framework "
+                f"{' or '.join(opt.ports)}"
             )
 
 
@@ -347,7 +346,7 @@ def _port_settings(args: argparse.Namespace) -> RunConfig:
     """The device and JAX implementation ``predict`` / ``explain`` run with; an option of
     one port is refused where the other would run (``--jax-impl`` for a torch model)."""
     cfg = settings_from(RunConfig, args)
-    if any(opt.port for field, opt in declared(RunConfig) if field.name in given(RunConfig, args)):
+    if any(opt.ports for field, opt in declared(RunConfig) if field.name in given(RunConfig, args)):
         framework = args.framework
         if framework is None:  # the port that trained the model
             from dna_tutorial.checkpoint import load_snapshot
@@ -458,30 +457,34 @@ def _cmd_explain(args: argparse.Namespace) -> int:
 def _add_parity(sub) -> None:
     p = sub.add_parser(
         "parity",
-        help="compare the two ports and print a table of differences",
-        description="Run both ports on the same inputs, weights and batch orders: scores, "
-        "encodings, splits, forward outputs, losses, gradients, SGD steps, an epoch, a short "
-        "training run, filters, ISM and gradients w.r.t. the input, and the deeper CNN's state. "
-        "Prints the table and writes parity-cpu.{json,md} (parity-gpu with --device cuda) to "
-        "--out. Exits 1 if any quantity is outside its tolerance.",
+        help="compare the ports and print a table of differences",
+        description="Run PyTorch and a Flax port on the same inputs, weights and batch orders: "
+        "scores, encodings, splits, forward outputs, losses, gradients, SGD steps, an epoch, a "
+        "short training run, filters, ISM and gradients w.r.t. the input, and the deeper CNN's "
+        "state; for Flax NNX, also NNX against Linen. Prints the tables and writes "
+        "parity-cpu.{json,md} (Linen) and parity-cpu-nnx.{json,md} (parity-gpu* with --device "
+        "cuda) to --out. Exits 1 if any quantity is outside its tolerance.",
     )
     add_options(
         p,
         RunConfig,
-        ["device", "jax_variant"],
-        helps={"device": "run both ports here (cuda: TF32 off in torch, 'highest' in JAX)"},
+        ["frameworks", "device", "jax_variant"],
+        helps={
+            "frameworks": "the Flax port held to PyTorch: jax (Linen), nnx or all (the default)",
+            "device": "run the ports here (cuda: TF32 off in torch, 'highest' in JAX)",
+        },
     )
     p.add_argument(
         "--quick",
         action="store_true",
         help="only the tutorial's model shapes and no training run (files named *-quick)",
     )
-    _add_out(p, "parity-report", "where to write parity-cpu.{json,md} or parity-gpu")
+    _add_out(p, "parity-report", "where to write the parity-cpu* or parity-gpu* tables")
     p.set_defaults(handler=_cmd_parity)
 
 
 def _both_ports_see(device: str) -> None:
-    """Refuse a device that either port cannot see, before any output is created."""
+    """Refuse a device that either framework cannot see, before any output is created."""
     if device != "cpu":
         from jax_impl.run import resolve_device as jax_device
         from reference_torch.run import resolve_device as torch_device
@@ -494,8 +497,13 @@ def _cmd_parity(args: argparse.Namespace) -> int:
     from parity_tests.report import run_and_write
 
     cfg = settings_from(RunConfig, args)
+    flax_ports = tuple(fw for fw in cfg.frameworks if fw != "torch")
+    if not flax_ports:
+        raise ConfigError("--framework: parity holds a Flax port to PyTorch: jax, nnx or all")
     _both_ports_see(cfg.device)
-    return run_and_write(cfg.device, args.out, quick=args.quick, jax_variant=cfg.jax_variant)
+    return run_and_write(
+        cfg.device, args.out, quick=args.quick, jax_variant=cfg.jax_variant, flax_ports=flax_ports
+    )
 
 
 def _add_bench(sub) -> None:

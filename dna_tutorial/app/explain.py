@@ -15,7 +15,8 @@ from tqdm import tqdm
 
 from dna_tutorial import memory, spec
 from dna_tutorial.app import plots
-from dna_tutorial.app.predict import chunk_rows, predictor, read_for_model
+from dna_tutorial.app.loaded import Loaded, chunk_rows, load
+from dna_tutorial.app.predict import read_for_model
 from dna_tutorial.checkpoint import load_snapshot
 from dna_tutorial.config import FAST
 from dna_tutorial.errors import ConfigError
@@ -42,46 +43,11 @@ CHUNK = 64
 ARRAYS = 6
 
 
-def attributions(
-    snapshot, x: np.ndarray, framework: str, device: str, jax_variant: str, output: int, progress
-):
-    """(ISM, saliency) of one-hot ``x`` (N, L, 4) in the chosen port: float32 (N, L, 4) each.
-
-    Each model call holds what fits in memory: ISM's mutants and saliency's sequences come
-    in chunks sized by :func:`~dna_tutorial.app.predict.chunk_rows`."""
-    rows, grad_rows = chunk_rows(snapshot), chunk_rows(snapshot, backward=True)
-    if framework == "torch":
-        from reference_torch.checkpoint import load_model
-        from reference_torch.interpret import ism, saliency
-        from reference_torch.run import resolve_device
-
-        dev = resolve_device(device)
-        model = load_model(snapshot).to(dev)
-
-        def explain(xb):
-            return ism(model, xb, output, dev, rows), saliency(model, xb, output, dev, grad_rows)
-
-    else:
-        import jax
-
-        from jax_impl.checkpoint import load_model
-        from jax_impl.interpret import ism, saliency
-        from jax_impl.run import resolve_device
-
-        dev = resolve_device(device)
-        with jax.default_device(dev):  # the variables live where the work runs
-            model, variables = load_model(snapshot, variant=jax_variant)
-
-        def explain(xb):
-            with jax.default_device(dev):
-                xb = jax.numpy.asarray(xb)
-                return (
-                    np.asarray(ism(model, variables, xb, output, rows)),
-                    np.asarray(saliency(model, variables, xb, output, grad_rows)),
-                )
-
-    step = min(CHUNK, grad_rows)
-    chunks = [explain(x[i : i + step]) for i in progress(range(0, len(x), step))]
+def attributions(model: Loaded, x: np.ndarray, output: int, rows: int, progress):
+    """(ISM, saliency) of one-hot ``x`` (N, L, 4) for ``output``: float32 (N, L, 4) each,
+    ``rows`` sequences per call into the port (each call chunks its own work to fit)."""
+    step = min(CHUNK, rows)
+    chunks = [model.attributions(x[i : i + step], output) for i in progress(range(0, len(x), step))]
     return np.concatenate([c[0] for c in chunks]), np.concatenate([c[1] for c in chunks])
 
 
@@ -129,7 +95,8 @@ def explain(
         def progress(it):
             return tqdm(it, desc=f"explain {meta['model']}", unit="chunk", disable=not show)
 
-        ism, grads = attributions(snapshot, x, framework, device, jax_variant, output, progress)
+        model = load(snapshot, framework, device, jax_variant)  # once, for all of it
+        ism, grads = attributions(model, x, output, chunk_rows(snapshot, True), progress)
         by_input = grads * x
         corrected = (grads - grads.mean(axis=-1, keepdims=True)) * x
         summary = {
@@ -166,10 +133,9 @@ def explain(
             title=f"{meta['model']}: in-silico mutagenesis (output {output})",
         )
         if synthetic:  # the scoring rule is the truth to hold the model against
-            model_outputs = predictor(snapshot, framework, device, jax_variant)  # loaded once
 
             def predict(s):
-                return model_outputs(s)[:, 0]
+                return model.predict(s)[:, 0]
 
             per_occurrence = bool(source.get("per_occurrence"))
             effects = insertion_effects(predict, meta["seq_len"], per_occurrence=per_occurrence)

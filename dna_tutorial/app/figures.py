@@ -2,13 +2,13 @@
 
 ``python -m dna_tutorial.app.figures --report report --out docs/figures`` draws:
 
-- ``lesson_diffs.png``: how many lines each lesson pair differs by (``diff`` of the two
-  ports' files, counted from the source as it is);
+- ``lesson_diffs.png``: how many lines each lesson file of the Flax ports differs from
+  PyTorch's by (``diff`` of the files, counted from the source as it is);
 - ``parity_cnn.png``: the tutorial's parity plot (predicted against actual test scores)
-  of the CNN in both ports, from a ``dna-tutorial run`` report;
+  of the CNN in each port, from a ``dna-tutorial run`` report;
 - ``insertions.png``: what each model learned, the motif insertion table as bars against
   the rule's truth, from the same report;
-- ``speedup.png``: where the JAX port's speed comes from, the decomposition of the
+- ``speedup.png``: where the Linen port's speed comes from, the decomposition of the
   committed benchmark results (``benchmarks/results/cpu.json``, ``gpu.json``).
 
 Each figure says where its numbers come from. The figures are written beside what
@@ -18,8 +18,8 @@ Each figure says where its numbers come from. The figures are written beside wha
 from __future__ import annotations
 
 import argparse
-import difflib
 import json
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -27,50 +27,58 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from dna_tutorial.app.plots import MAX_SCATTER_POINTS
+from dna_tutorial.config import FRAMEWORKS, PACKAGES, PORT_NAMES
 from dna_tutorial.outputs import read_json, updated_directory
 
 ROOT = Path(__file__).resolve().parents[2]
 PAIRS = ("data", "models", "train", "evaluate", "filters", "interpret", "run")
-PORTS = {"torch": ("reference_torch", "PyTorch"), "jax": ("jax_impl", "JAX (Flax Linen)")}
 NAMES = ("lesson_diffs.png", "parity_cnn.png", "insertions.png", "speedup.png")
 INSERTIONS = ("TAT", "GCG", "TAT and GCG", "control (CAC)")
 
 
 def diff_lines(a: Path, b: Path) -> int:
-    """Lines ``diff a b`` marks as changed (``<`` and ``>`` lines together)."""
-    left, right = a.read_text().splitlines(), b.read_text().splitlines()
-    return sum(
-        (i2 - i1) + (j2 - j1)
-        for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, left, right).get_opcodes()
-        if tag != "equal"
-    )
+    """Lines ``diff a b`` marks as changed (``<`` and ``>`` lines together): the count a
+    learner gets from ``diff a b | grep -c '^[<>]'``."""
+    out = subprocess.run(["diff", str(a), str(b)], capture_output=True, text=True).stdout
+    return sum(line[:1] in "<>" for line in out.splitlines() if line)
 
 
 def lesson_diffs(path: Path, root: Path = ROOT) -> Path:
-    """Bars: for each lesson file, its lines in each port and the lines ``diff`` changes."""
-    torch_dir, jax_dir = (root / PORTS[p][0] for p in ("torch", "jax"))
+    """Bars: for each lesson file, its lines in PyTorch and the lines ``diff`` changes to
+    reach each Flax port (NNX's data.py re-exports Linen's: it is diffed as Linen's)."""
+    torch_dir = root / PACKAGES["torch"]
     sizes = [len((torch_dir / f"{p}.py").read_text().splitlines()) for p in PAIRS]
-    changed = [diff_lines(torch_dir / f"{p}.py", jax_dir / f"{p}.py") for p in PAIRS]
     fig = Figure(figsize=(7.5, 3.2))
     ax = fig.subplots()
     x = np.arange(len(PAIRS))
-    ax.bar(x - 0.2, sizes, 0.4, label="lines in reference_torch/", color="#bbbbbb")
-    ax.bar(x + 0.2, changed, 0.4, label="lines diff changes (torch vs Linen)", color="C0")
-    for xi, c in zip(x, changed):
-        ax.text(xi + 0.2, c, str(c), ha="center", va="bottom", fontsize=8)
+    ax.bar(x - 0.27, sizes, 0.27, label="lines in reference_torch/", color="#bbbbbb")
+    for i, port in enumerate(("nnx", "jax")):
+        own = [_lesson_file(root, port, p) for p in PAIRS]
+        changed = [diff_lines(torch_dir / f"{p}.py", f) for p, f in zip(PAIRS, own)]
+        ax.bar(x + 0.27 * i, changed, 0.27, label=f"lines diff changes ({PORT_NAMES[port]})",
+               color=f"C{i}")  # fmt: skip
+        for xi, c in zip(x, changed):
+            ax.text(xi + 0.27 * i, c, str(c), ha="center", va="bottom", fontsize=7)
     ax.set_xticks(x, [f"{p}.py" for p in PAIRS], fontsize=8)
     ax.set_ylabel("lines")
-    ax.set_title("diff reference_torch/X.py jax_impl/X.py: the lesson, side by side")
+    ax.set_title("diff reference_torch/X.py {nnx_impl,jax_impl}/X.py: the lesson, side by side")
     ax.legend(fontsize=8, frameon=False)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     return path
 
 
+def _lesson_file(root: Path, port: str, pair: str) -> Path:
+    own = root / PACKAGES[port] / f"{pair}.py"
+    if port == "nnx" and pair == "data":  # a re-export of the Linen port's file
+        return root / PACKAGES["jax"] / f"{pair}.py"
+    return own
+
+
 def parity_cnn(report: Path, path: Path, model: str = "cnn") -> Path:
     """The tutorial's parity plot of ``model`` in each port of a run's report."""
     metrics = read_json(report / "metrics.json", "report's metrics")
-    ports = [p for p in PORTS if p in metrics]
+    ports = [p for p in FRAMEWORKS if p in metrics]
     fig = Figure(figsize=(4.2 * len(ports), 4.0))
     axes = np.atleast_1d(fig.subplots(1, len(ports), sharey=True))
     for ax, port in zip(axes, ports):
@@ -82,7 +90,7 @@ def parity_cnn(report: Path, path: Path, model: str = "cnn") -> Path:
         lo = float(min(table["truth"].min(), table["pred"].min()))
         hi = float(max(table["truth"].max(), table["pred"].max()))
         ax.plot([lo, hi], [lo, hi], color="tab:red", linewidth=1)
-        ax.set(xlabel="actual score", title=f"{PORTS[port][1]}: {model}, test R² = {r2:.3f}")
+        ax.set(xlabel="actual score", title=f"{PORT_NAMES[port]}: {model}, test R² = {r2:.3f}")
     axes[0].set_ylabel("predicted score")
     fig.suptitle(_source(metrics), fontsize=8)
     fig.tight_layout()
@@ -95,10 +103,10 @@ def insertions(report: Path, path: Path) -> Path:
     with the scoring rule's truth."""
     metrics = read_json(report / "metrics.json", "report's metrics")
     bars = []
-    for port in (p for p in PORTS if p in metrics):
+    for port in (p for p in FRAMEWORKS if p in metrics):
         for model, rows in metrics[port]["learned"].get("insertions", {}).items():
             by = {r["inserted"]: r for r in rows}
-            bars.append((f"{model} ({PORTS[port][1].split()[0]})", by))
+            bars.append((f"{model} ({PORT_NAMES[port]})", by))
     fig = Figure(figsize=(7.5, 3.4))
     ax = fig.subplots()
     x = np.arange(len(INSERTIONS))

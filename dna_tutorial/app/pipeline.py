@@ -17,7 +17,7 @@ from types import MappingProxyType
 from dna_tutorial import memory, provenance, registry
 from dna_tutorial.app.report import METRICS_FILE, write_index, write_port_report
 from dna_tutorial.checkpoint import LOCK, check_run, fingerprint, record_run
-from dna_tutorial.config import RunConfig
+from dna_tutorial.config import PACKAGES, RunConfig
 from dna_tutorial.dataset import TutorialData, synthetic_kmers
 from dna_tutorial.errors import ConfigError
 from dna_tutorial.outputs import (
@@ -34,8 +34,6 @@ from dna_tutorial.results import PortResult
 
 #: Settings a resumed run may change: train for longer, with other ports or hardware.
 RESUMABLE = {"epochs", "frameworks", "device", "devices", "distributed", "jax_variant"}
-#: The module holding each framework's ``run_tutorial``.
-PORTS = {"torch": "reference_torch.run", "jax": "jax_impl.run"}
 REPORT = "report"
 
 
@@ -46,7 +44,7 @@ def launch_rank() -> int:
 
 def run_port(framework: str, data: TutorialData, cfg: RunConfig, **kwargs) -> PortResult:
     """Run the whole tutorial in one port (imported only when asked for)."""
-    return importlib.import_module(PORTS[framework]).run_tutorial(data, cfg, **kwargs)
+    return importlib.import_module(f"{PACKAGES[framework]}.run").run_tutorial(data, cfg, **kwargs)
 
 
 def _run_record(

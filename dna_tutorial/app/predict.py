@@ -2,56 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from dna_tutorial import memory
+from dna_tutorial.app.loaded import load
 from dna_tutorial.checkpoint import WEIGHTS, Snapshot, load_snapshot
 from dna_tutorial.config import FAST
 from dna_tutorial.datafiles import Records, read_records
 from dna_tutorial.errors import CheckpointError, DataFileError
-
-
-def chunk_rows(snapshot: Snapshot, backward: bool = False) -> int:
-    """Examples per model call for the snapshot's model, sized from memory."""
-    meta = snapshot.meta
-    options = {**meta["options"], "num_classes": max(len(meta["class_names"]), 1)}
-    return memory.chunk_rows(meta["model"], meta["seq_len"], options, backward)
-
-
-def predictor(
-    snapshot: Snapshot, framework: str, device: str, jax_variant: str = FAST
-) -> Callable[[list[str]], np.ndarray]:
-    """The snapshot's model, loaded once in the chosen port, as a function of sequences
-    returning its outputs (N, out), in batches that fit in memory; weights from either
-    port load in both."""
-    rows = chunk_rows(snapshot)
-    if framework == "torch":
-        from reference_torch.checkpoint import load_model
-        from reference_torch.evaluate import predict_seqs
-        from reference_torch.run import resolve_device
-
-        dev = resolve_device(device)
-        model = load_model(snapshot).to(dev)
-        return lambda seqs: predict_seqs(model, seqs, dev, rows)
-    import jax
-
-    from jax_impl.checkpoint import load_model
-    from jax_impl.fast import VARIANTS
-    from jax_impl.run import resolve_device
-
-    dev = resolve_device(device)
-    with jax.default_device(dev):
-        model, variables = load_model(snapshot, variant=jax_variant)
-
-    def predict(seqs: list[str]) -> np.ndarray:
-        with jax.default_device(dev):
-            return np.asarray(VARIANTS[jax_variant].predict_seqs(model, variables, seqs, rows))
-
-    return predict
 
 
 def read_for_model(snapshot: Snapshot, data: str | Path, **read_options) -> Records:
@@ -84,8 +44,7 @@ def predict_file(
     snapshot = load_snapshot(checkpoint, optimizer=False)
     meta = snapshot.meta
     records = read_for_model(snapshot, data, **read_options)
-    predict = predictor(snapshot, framework or meta["framework"], device, jax_variant)
-    out = predict(records.seqs)
+    out = load(snapshot, framework or meta["framework"], device, jax_variant).predict(records.seqs)
     if not np.isfinite(out).all():
         raise CheckpointError(
             f"{snapshot.file(WEIGHTS)}: the model's outputs overflow to infinity or NaN on "

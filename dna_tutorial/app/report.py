@@ -1,7 +1,7 @@
 """The report of a run: every plot, the MEME files, ``metrics.json`` and ``index.html``.
 
-Each port's ``tutorial.run_tutorial`` returns a :class:`~dna_tutorial.results.PortResult`
-of plain NumPy arrays and numbers; everything from there on is drawn here once, so the two
+Each port's ``run.run_tutorial`` returns a :class:`~dna_tutorial.results.PortResult` of
+plain NumPy arrays and numbers; everything from there on is drawn here once, so the
 ports' reports are comparable by construction.
 """
 
@@ -15,6 +15,7 @@ import pandas as pd
 
 from dna_tutorial import pwm
 from dna_tutorial.app import plots
+from dna_tutorial.config import PORT_NAMES
 from dna_tutorial.errors import ConfigError
 from dna_tutorial.insertion import MAX_POSITIONS, insertion_table
 from dna_tutorial.results import FilterResult, PortResult, headline
@@ -25,7 +26,11 @@ from dna_tutorial.tomtom import match_fraction as tomtom_fraction
 METRICS_FILE = "metrics.json"
 #: Filters this wide or narrower cannot reach a small Tomtom q-value (see the report).
 SHORT_FILTER = 4
-FRAMEWORK_TITLES = {"torch": "PyTorch reference", "jax": "JAX / Flax port"}
+FRAMEWORK_TITLES = {
+    "torch": f"{PORT_NAMES['torch']} reference",
+    "jax": f"JAX / {PORT_NAMES['jax']} port",
+    "nnx": f"{PORT_NAMES['nnx']} port",
+}
 
 
 def tomtom_matches(
@@ -229,23 +234,27 @@ def _summary_rows(metrics: dict) -> list[list[str]]:
     return rows
 
 
-def _speedups(metrics: dict) -> list[list[str]]:
-    if not {"torch", "jax"} <= set(metrics):
-        return []
+def _speedups(metrics: dict) -> tuple[list[str], list[list[str]]]:
+    """Each model's steady epoch time in every port that ran, and each JAX rung's
+    speed-up over torch: (header, rows); no rows without torch and another port."""
+    others = [fw for fw in FRAMEWORK_TITLES if fw in metrics and fw != "torch"]
+    if "torch" not in metrics or not others:
+        return [], []
+    header = ["model", "torch s/epoch"]
+    header += [f"{fw} s/epoch" for fw in others] + [f"{fw} speed-up" for fw in others]
     rows = []
-    for name in metrics["torch"]["timing"]:
-        t, j = metrics["torch"]["timing"].get(name), metrics["jax"]["timing"].get(name)
-        if isinstance(t, dict) and isinstance(j, dict) and j.get("steady_epoch_seconds"):
-            ratio = t["steady_epoch_seconds"] / j["steady_epoch_seconds"]
-            rows.append(
-                [
-                    name,
-                    _fmt(t["steady_epoch_seconds"], 4),
-                    _fmt(j["steady_epoch_seconds"], 4),
-                    f"{ratio:.1f}x",
-                ]
-            )
-    return rows
+    for name, t in metrics["torch"]["timing"].items():
+        if not isinstance(t, dict) or not t.get("steady_epoch_seconds"):
+            continue
+        times = [metrics[fw]["timing"].get(name) for fw in others]
+        if not all(isinstance(j, dict) and j.get("steady_epoch_seconds") for j in times):
+            continue
+        rows.append(
+            [name, _fmt(t["steady_epoch_seconds"], 4)]
+            + [_fmt(j["steady_epoch_seconds"], 4) for j in times]
+            + [f"{t['steady_epoch_seconds'] / j['steady_epoch_seconds']:.1f}x" for j in times]
+        )
+    return header, rows
 
 
 _CSS = """
@@ -291,12 +300,9 @@ def write_index(out: Path, metrics: dict) -> Path:
         "<p>The first epoch includes JAX's compilation; the steady figure is the median of "
         "the other epochs.</p>",
     ]
-    speedups = _speedups(metrics)
+    header, speedups = _speedups(metrics)
     if speedups:
-        parts += [
-            "<h2>Epoch time, measured in this run</h2>",
-            _table(speedups, ["model", "torch s/epoch", "jax s/epoch", "jax speed-up"]),
-        ]
+        parts += ["<h2>Epoch time, measured in this run</h2>", _table(speedups, header)]
     parts.append("<div class='ports'>")
     for fw in [k for k in FRAMEWORK_TITLES if k in metrics]:
         parts.append(f"<div class='port'><h2>{FRAMEWORK_TITLES[fw]}</h2>")
@@ -310,12 +316,14 @@ def write_index(out: Path, metrics: dict) -> Path:
                     "(hover for sequence and motif counts)</p>"
                     f"<iframe src='{src}' loading='lazy'></iframe>"
                 )
-            elif name.endswith(".csv"):
+            elif name == "spot_checks.csv":
                 table = pd.read_csv(out / fw / name)
                 parts.append(
                     f"<h3>Spot checks (<a href='{src}'>{name}</a>)</h3>"
                     + table.to_html(index=False, float_format=lambda v: f"{v:.3f}")
                 )
+            elif name.endswith(".csv"):
+                parts.append(f"<p>Test-set predictions as CSV: <a href='{src}'>{name}</a></p>")
             else:
                 parts.append(f"<p>Motifs in MEME format: <a href='{src}'>{name}</a></p>")
         parts += _learned(out, fw, metrics[fw])

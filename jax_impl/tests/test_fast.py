@@ -27,7 +27,9 @@ def _variables(seq_len, filters, k, name="cnn"):
 
 
 @pytest.mark.parametrize("name", ["cnn", "classifier"])
-@pytest.mark.parametrize(("seq_len", "filters", "k"), [(8, 32, 3), (15, 7, 5)])
+@pytest.mark.parametrize(
+    ("seq_len", "filters", "k"), [(8, 32, 3), pytest.param(15, 7, 5, marks=pytest.mark.slow)]
+)
 def test_fast_layers_equal_nn_conv_and_dense(name, seq_len, filters, k):
     textbook = build_model(name, seq_len, num_filters=filters, kernel_size=k)
     quick = fast.build_model(name, seq_len, num_filters=filters, kernel_size=k)

@@ -41,7 +41,11 @@ def _one_hot(n: int, seq_len: int) -> jax.Array:
     return jax.nn.one_hot(np.random.default_rng(1).integers(0, 4, (n, seq_len)), 4)
 
 
-CASES = [(build_model, "cnn", 11), (build_model, "deep", 20), (fast.build_model, "cnn", 11)]
+CASES = [
+    (build_model, "cnn", 11),
+    pytest.param(build_model, "deep", 20, marks=pytest.mark.slow),  # seconds of compiling
+    (fast.build_model, "cnn", 11),
+]
 IDS = ["cnn", "deep", "fast-cnn"]
 
 

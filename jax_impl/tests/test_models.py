@@ -107,6 +107,7 @@ def test_registry_and_errors():
         conv_layer(_init(build_model("linear", 8), 8)["params"])
 
 
+@pytest.mark.slow  # the deeper CNN's compiles take seconds; the parity rows cover it fast
 def test_deep_cnn_shapes_state_and_modes():
     model = build_model("deep", 8)  # blocks (32, 7, 2), (64, 5, 2): 8 -> 4 -> 2 positions
     variables = _init(model, 8)
