@@ -78,6 +78,13 @@ def _linen_loss_and_grads(state: jtrain.TrainState, xb, yb):
     return jax.value_and_grad(loss_of)(state.params)
 
 
+@jax.jit
+def _linen_step(state: jtrain.TrainState, xb, yb, key=None):
+    """One optimiser step, compiled as NNX's ``train_batch`` is (op by op, the same step
+    differed from NNX's compiled one in the last ulp)."""
+    return jtrain.loss_batch(state, xb, yb, step=True, key=key)[0]
+
+
 class Linen:
     """The Linen port, its models built by ``variant`` (``fast`` or ``textbook``)."""
 
@@ -117,13 +124,8 @@ class Linen:
         return loss, {"params": grads, "batch_stats": variables["batch_stats"]}
 
     def sgd_step(self, case: ModelCase, variables: Variables, x, y) -> Variables:
-        state, _, _ = jtrain.loss_batch(
-            self.state(case, variables),
-            jnp.asarray(x),
-            jax_targets(case, y),
-            step=True,
-            key=jax.random.key(0),
-        )
+        state = self.state(case, variables)
+        state = _linen_step(state, jnp.asarray(x), jax_targets(case, y), jax.random.key(0))
         return state.variables
 
     def ism(self, case, variables, x):
@@ -173,7 +175,7 @@ class Linen:
         tx = jtrain.make_optimizer("adamw", lr, epochs=epochs, steps_per_epoch=steps_per_epoch)
         state = self.state(case, variables, tx)
         for x, y in batches:
-            state, _, _ = jtrain.loss_batch(state, jnp.asarray(x), jax_targets(case, y), step=True)
+            state = _linen_step(state, jnp.asarray(x), jax_targets(case, y))
         return (state.variables, *_adam_moments(state.opt_state))
 
     learning_rate = staticmethod(jtrain.learning_rate)

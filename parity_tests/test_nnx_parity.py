@@ -50,8 +50,7 @@ def _first_cnn(cases):
 def test_nnx_computes_what_linen_computes(case, cpu):
     rows = check_nnx_against_linen(case, cpu)
     assert_all_pass(rows)
-    exact = [r for r in rows if "two jit programs" not in r.quantity]
-    assert exact and all(r.max_abs == 0 for r in exact)
+    assert all(r.max_abs == 0 and str(r.tolerance) == "exact" for r in rows)
 
 
 def test_nnx_batchnorm_is_linens(cpu):

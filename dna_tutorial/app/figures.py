@@ -133,7 +133,7 @@ def metrics_truth(bars, word: str) -> float:
 
 
 def speedup(results: Path, path: Path) -> Path:
-    """The decomposition of the JAX port's speed-up over the tutorial's code, per batch
+    """The decomposition of the Linen port's speed-up over the tutorial's code, per batch
     size, on each device with committed results: (a) no DataLoader, (b) the fused
     compiled loop, (c) the kernel, and their product."""
     devices = [results / f"{d}.json" for d in ("cpu", "gpu")]
@@ -157,7 +157,7 @@ def speedup(results: Path, path: Path) -> Path:
         ax.set_title(f"{data['device_name']}", fontsize=9)
     axes[0].set_ylabel("speed-up (x)")
     axes[0].legend(fontsize=7, frameon=False)
-    fig.suptitle("Tutorial CNN, one epoch: where the JAX port's speed-up comes from", fontsize=10)
+    fig.suptitle("Tutorial CNN, one epoch: where the Linen port's speed-up comes from", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     return path
