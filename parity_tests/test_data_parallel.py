@@ -15,7 +15,7 @@ from parity_tests.data_parallel import EPOCHS, train_torch
 from parity_tests.tolerances import EPOCH
 from reference_torch.distributed import torchrun
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("data-parallel")]  # one fixture run
 TIMEOUT = 600
 
 

@@ -23,6 +23,9 @@ from dna_tutorial.outputs import (
     write_manifest,
 )
 
+#: Its module-scoped checkpoint is built once: every test of it runs on one worker.
+pytestmark = pytest.mark.xdist_group("edges")
+
 SMALL = "id,seq,score,other\n" + "".join(
     f"s{i},{seq},{i % 5}.5,{i % 3}\n"
     for i, seq in enumerate(

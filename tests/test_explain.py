@@ -9,6 +9,9 @@ import pytest
 from dna_tutorial.app.cli import main
 from dna_tutorial.outputs import write_manifest
 
+#: Its module-scoped checkpoint is built once: every test of it runs on one worker.
+pytestmark = pytest.mark.xdist_group("explain")
+
 SEQS = "id,seq\na,AATATAAA\nb,GCGCCCCA\nc,ACGTACGT\nd,NNTATGGG\n"
 
 

@@ -21,6 +21,9 @@ from dna_tutorial.outputs import (
     updated_directory,
 )
 
+#: Its module-scoped checkpoint is built once: every test of it runs on one worker.
+pytestmark = pytest.mark.xdist_group("ownership")
+
 SMALL = "id,seq,score\n" + "".join(
     f"s{i},{seq},{i % 5}.5\n"
     for i, seq in enumerate(

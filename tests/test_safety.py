@@ -22,6 +22,9 @@ from dna_tutorial.datafiles import MAX_CLASSES
 from dna_tutorial.errors import ConfigError
 from dna_tutorial.outputs import exclusive_lock, lock_path
 
+#: Its module-scoped checkpoint is built once: every test of it runs on one worker.
+pytestmark = pytest.mark.xdist_group("safety")
+
 SAMPLE = (
     Path(__file__).resolve().parent.parent / "dna_tutorial" / "examples" / "sample_activity.csv"
 )
