@@ -26,7 +26,7 @@ def _run(args, env=None):
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # once per worker, however xdist interleaves modules
 def results(tmp_path_factory):
     out = tmp_path_factory.mktemp("dp")
     _run(

@@ -37,7 +37,7 @@ PORT_FILES = {
 report_group = pytest.mark.xdist_group("cli-report")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # once per worker, however xdist interleaves modules
 def report(tmp_path_factory):
     out = tmp_path_factory.mktemp("cli") / "report"
     assert main(["run", "--epochs", "2", "--out", str(out), "--quiet"]) == 0

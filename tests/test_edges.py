@@ -106,7 +106,7 @@ def test_a_symbolic_link_where_a_snapshot_goes_is_refused(tmp_path):
     assert list((tmp_path / "mine").iterdir()) == []
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # once per worker, however xdist interleaves modules
 def trained(tmp_path_factory):
     """A torch CNN checkpoint (2 epochs) of a small file, and the file."""
     root = tmp_path_factory.mktemp("edges")

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.xdist_group("explain")
 SEQS = "id,seq\na,AATATAAA\nb,GCGCCCCA\nc,ACGTACGT\nd,NNTATGGG\n"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # once per worker, however xdist interleaves modules
 def trained(tmp_path_factory):
     root = tmp_path_factory.mktemp("explain")
     argv = ["run", "--quiet", "--no-tomtom", "--epochs", "2", "--models", "cnn"]

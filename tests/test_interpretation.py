@@ -146,22 +146,28 @@ def test_tomtom_finds_the_planted_motif_and_ignores_uninformative_filters():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("framework", "epochs"), [("torch", 15), ("jax", 50)])
-def test_after_training_the_cnn_knows_the_motifs_and_the_linear_model_does_not(framework, epochs):
+@pytest.mark.parametrize(
+    ("framework", "epochs", "models"), [("torch", 15, ("cnn",)), ("jax", 50, ("linear", "cnn"))]
+)
+def test_after_training_the_cnn_knows_the_motifs_and_the_linear_model_does_not(
+    framework, epochs, models
+):
     """The tutorial's defaults (50 epochs). Measured at eb0281e: CNN TAT +9.75 / +9.59,
     GCG -9.74 / -9.68, both +0.06 / -0.03, control -0.03 / +0.08 (torch / JAX); the linear
     model +2.44 and -2.47. Bounds: the truth +- 1.5 for the CNN; the linear model misses
-    each motif by more than 5. Torch trains 15 epochs here (its DataLoader loop is the
-    suite's slowest training; measured: CNN TAT +9.06, GCG -9.59, both -0.43, control
-    +0.01; linear +2.47 and -2.48), JAX the whole 50 in a tenth of the time."""
+    each motif by more than 5. Torch trains its CNN alone for 15 epochs here (its DataLoader
+    loop is the suite's slowest training; measured: TAT +9.06, GCG -9.59, both -0.43,
+    control +0.01; 8 epochs missed TAT by 1.9), JAX both models for the whole 50 in a tenth
+    of the time."""
     from dna_tutorial.app.pipeline import run_port
     from dna_tutorial.config import RunConfig
     from dna_tutorial.dataset import synthetic_kmers
 
-    cfg = RunConfig(frameworks=(framework,), models=("linear", "cnn"), epochs=epochs)
+    cfg = RunConfig(frameworks=(framework,), models=models, epochs=epochs)
     result = run_port(framework, synthetic_kmers(), cfg, progress=False)
     tables = {
         a.model: insertion_table(a.insertions).set_index("inserted") for a in result.attributions
     }
     assert (tables["cnn"]["error"].abs() < 1.5).all(), tables["cnn"]
-    assert (tables["linear"].loc[["TAT", "GCG"], "error"].abs() > 5).all(), tables["linear"]
+    if "linear" in tables:
+        assert (tables["linear"].loc[["TAT", "GCG"], "error"].abs() > 5).all(), tables["linear"]

@@ -193,7 +193,7 @@ def test_parity_quick_leaves_the_full_results_alone(tmp_path, monkeypatch, capsy
 # --- Nothing silently wrong ------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # once per worker, however xdist interleaves modules
 def jax_checkpoint(tmp_path_factory):
     root = tmp_path_factory.mktemp("jaxck")
     data = root / "small.csv"

@@ -191,11 +191,12 @@ def test_a_confusion_matrix_of_many_classes_draws_fast_and_small(tmp_path):
 # --- 5. damaged checkpoints and bad options are one line ---------------------------------
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # once per worker, however xdist interleaves modules
 def trained(tmp_path_factory):
-    """A checkpoint of each port's CNN (2 epochs on the shipped sample)."""
+    """A checkpoint of the torch and Linen CNNs (2 epochs on the shipped sample)."""
     root = tmp_path_factory.mktemp("trained")
     argv = ["run", "--quiet", "--epochs", "2", "--models", "cnn", "--data", str(SAMPLE)]
+    argv += ["--framework", "both"]  # the damage cases below are torch's and Linen's
     argv += ["--target-col", "activity", "--out", str(root / "r"), "--checkpoint-dir"]
     assert main([*argv, str(root / "ckpt")]) == 0
     return root / "ckpt"
