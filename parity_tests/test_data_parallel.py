@@ -15,7 +15,7 @@ from parity_tests.data_parallel import EPOCHS, train_torch
 from parity_tests.tolerances import EPOCH
 from reference_torch.distributed import torchrun
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("data-parallel")]  # one fixture run
+pytestmark = pytest.mark.slow
 TIMEOUT = 600
 
 
@@ -26,7 +26,7 @@ def _run(args, env=None):
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
 
 
-@pytest.fixture(scope="session")  # once per worker, however xdist interleaves modules
+@pytest.fixture(scope="session")  # once per worker, whatever order the tests run in
 def results(tmp_path_factory):
     out = tmp_path_factory.mktemp("dp")
     _run(

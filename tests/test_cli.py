@@ -33,18 +33,13 @@ PORT_FILES = {
 }
 
 
-#: The tests of the trained report share one worker, so that the report is built once.
-report_group = pytest.mark.xdist_group("cli-report")
-
-
-@pytest.fixture(scope="session")  # once per worker, however xdist interleaves modules
+@pytest.fixture(scope="session")  # once per worker, whatever order the tests run in
 def report(tmp_path_factory):
     out = tmp_path_factory.mktemp("cli") / "report"
     assert main(["run", "--epochs", "2", "--out", str(out), "--quiet"]) == 0
     return out
 
 
-@report_group
 @pytest.mark.slow
 def test_run_writes_every_artefact_for_every_port(report):
     assert (report / "index.html").is_file() and (report / "metrics.json").is_file()
@@ -52,7 +47,6 @@ def test_run_writes_every_artefact_for_every_port(report):
         assert {p.name for p in (report / fw).iterdir()} == PORT_FILES
 
 
-@report_group
 @pytest.mark.slow
 def test_metrics_hold_results_timing_and_provenance(report):
     metrics = json.loads((report / "metrics.json").read_text())
@@ -69,7 +63,6 @@ def test_metrics_hold_results_timing_and_provenance(report):
         assert "cpu" in metrics[fw]["device"].lower()
 
 
-@report_group
 @pytest.mark.slow
 def test_index_shows_every_port_and_its_figures(report):
     page = (report / "index.html").read_text()
@@ -80,7 +73,6 @@ def test_index_shows_every_port_and_its_figures(report):
     assert "speed-up" in page
 
 
-@report_group
 @pytest.mark.slow
 def test_the_report_says_what_the_cnn_learned(report):
     """Motif insertion for every regression model, Tomtom for every conv model (slow: the
@@ -100,7 +92,6 @@ def test_the_report_says_what_the_cnn_learned(report):
         assert "Tomtom" in page
 
 
-@report_group
 @pytest.mark.slow
 def test_interactive_chart_is_self_contained_with_tooltips(report):
     chart = (report / "torch" / "predictions.html").read_text()
@@ -108,7 +99,6 @@ def test_interactive_chart_is_self_contained_with_tooltips(report):
     assert '"TAT"' in chart and '"GCG"' in chart and '"seq"' in chart
 
 
-@report_group
 @pytest.mark.slow
 def test_meme_file_has_one_motif_per_filter(report):
     text = (report / "jax" / "motifs_cnn.meme").read_text()

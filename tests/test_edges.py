@@ -23,9 +23,6 @@ from dna_tutorial.outputs import (
     write_manifest,
 )
 
-#: Its module-scoped checkpoint is built once: every test of it runs on one worker.
-pytestmark = pytest.mark.xdist_group("edges")
-
 SMALL = "id,seq,score,other\n" + "".join(
     f"s{i},{seq},{i % 5}.5,{i % 3}\n"
     for i, seq in enumerate(
@@ -106,7 +103,7 @@ def test_a_symbolic_link_where_a_snapshot_goes_is_refused(tmp_path):
     assert list((tmp_path / "mine").iterdir()) == []
 
 
-@pytest.fixture(scope="session")  # once per worker, however xdist interleaves modules
+@pytest.fixture(scope="session")  # once per worker, whatever order the tests run in
 def trained(tmp_path_factory):
     """A torch CNN checkpoint (2 epochs) of a small file, and the file."""
     root = tmp_path_factory.mktemp("edges")

@@ -9,13 +9,10 @@ import pytest
 from dna_tutorial.app.cli import main
 from dna_tutorial.outputs import write_manifest
 
-#: Its module-scoped checkpoint is built once: every test of it runs on one worker.
-pytestmark = pytest.mark.xdist_group("explain")
-
 SEQS = "id,seq\na,AATATAAA\nb,GCGCCCCA\nc,ACGTACGT\nd,NNTATGGG\n"
 
 
-@pytest.fixture(scope="session")  # once per worker, however xdist interleaves modules
+@pytest.fixture(scope="session")  # once per worker, whatever order the tests run in
 def trained(tmp_path_factory):
     root = tmp_path_factory.mktemp("explain")
     argv = ["run", "--quiet", "--no-tomtom", "--epochs", "2", "--models", "cnn"]

@@ -21,9 +21,6 @@ from dna_tutorial.outputs import (
     updated_directory,
 )
 
-#: Its module-scoped checkpoint is built once: every test of it runs on one worker.
-pytestmark = pytest.mark.xdist_group("ownership")
-
 SMALL = "id,seq,score\n" + "".join(
     f"s{i},{seq},{i % 5}.5\n"
     for i, seq in enumerate(
@@ -193,7 +190,7 @@ def test_parity_quick_leaves_the_full_results_alone(tmp_path, monkeypatch, capsy
 # --- Nothing silently wrong ------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")  # once per worker, however xdist interleaves modules
+@pytest.fixture(scope="session")  # once per worker, whatever order the tests run in
 def jax_checkpoint(tmp_path_factory):
     root = tmp_path_factory.mktemp("jaxck")
     data = root / "small.csv"

@@ -22,9 +22,6 @@ from dna_tutorial.datafiles import MAX_CLASSES
 from dna_tutorial.errors import ConfigError
 from dna_tutorial.outputs import exclusive_lock, lock_path
 
-#: Its module-scoped checkpoint is built once: every test of it runs on one worker.
-pytestmark = pytest.mark.xdist_group("safety")
-
 SAMPLE = (
     Path(__file__).resolve().parent.parent / "dna_tutorial" / "examples" / "sample_activity.csv"
 )
@@ -191,12 +188,11 @@ def test_a_confusion_matrix_of_many_classes_draws_fast_and_small(tmp_path):
 # --- 5. damaged checkpoints and bad options are one line ---------------------------------
 
 
-@pytest.fixture(scope="session")  # once per worker, however xdist interleaves modules
+@pytest.fixture(scope="session")  # once per worker, whatever order the tests run in
 def trained(tmp_path_factory):
-    """A checkpoint of the torch and Linen CNNs (2 epochs on the shipped sample)."""
+    """A checkpoint of each port's CNN (2 epochs on the shipped sample)."""
     root = tmp_path_factory.mktemp("trained")
     argv = ["run", "--quiet", "--epochs", "2", "--models", "cnn", "--data", str(SAMPLE)]
-    argv += ["--framework", "both"]  # the damage cases below are torch's and Linen's
     argv += ["--target-col", "activity", "--out", str(root / "r"), "--checkpoint-dir"]
     assert main([*argv, str(root / "ckpt")]) == 0
     return root / "ckpt"
