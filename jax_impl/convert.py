@@ -27,8 +27,10 @@ Arrays = Mapping[str, np.ndarray]
 
 
 def _as_array(a) -> np.ndarray:
+    # float32, as both ports train; a float64 model (the divergence curve's) stays float64
     a = np.asarray(a)
-    dtype = np.float32 if np.issubdtype(a.dtype, np.floating) else a.dtype
+    floating = np.issubdtype(a.dtype, np.floating) and a.dtype != np.float64
+    dtype = np.float32 if floating else a.dtype
     return np.asarray(a, dtype=dtype, order="C")
 
 
