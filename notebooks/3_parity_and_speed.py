@@ -12,10 +12,11 @@
 # ---
 
 # %% [markdown]
-# # Two ports, one model: the converter, live parity, and where the speed comes from
+# # Two ports, one model: the converter, live parity, training over seeds, and speed
 #
 # What only this project shows: the same weights in PyTorch and in Flax, the two ports
-# compared number for number, and the JAX port's speed taken apart. Companion to
+# compared number for number, whether they train to the same place over many seeds, and
+# the JAX port's speed taken apart. Companion to
 # `1_pytorch.ipynb` and `2_jax.ipynb`.
 
 # %%
@@ -30,7 +31,8 @@ import torch
 from IPython.display import display
 
 import benchmarks
-from dna_tutorial.app.notebook import show
+import parity_tests
+from dna_tutorial.app.notebook import image, show
 from dna_tutorial.config import TEXTBOOK
 from jax_impl import convert
 from jax_impl import models as jmodels
@@ -97,7 +99,48 @@ pd.DataFrame(rows)
 pd.DataFrame([row.as_dict() for row in port_checks.check_nnx_against_linen(case, cpu)])
 
 # %% [markdown]
-# ## 3. Where the speed comes from
+# ## 3. Do they train to the same place?
+#
+# Parity holds the ports to the same step from the same weights. Users of both stacks ask
+# something else: trained each with its own seed, do they end in the same place? `dna-tutorial
+# parity --training` trains every model 30 times per port (10 for the deeper CNN), each seed
+# drawing its own weights and batch order in its own framework, and tests the distributions:
+# Welch's t-test of "the means differ" and TOST of "they lie within half of PyTorch's
+# seed-to-seed sd". Controlled rows share the weights, the order or both, to say where a
+# difference comes from. These are the committed results
+# (`parity_tests/results/training-cpu.md` has every metric).
+
+# %%
+results = Path(parity_tests.__file__).parent / "results"
+study_path = results / "training-cpu.json"
+if study_path.exists():
+    study = json.loads(study_path.read_text())
+    print(study["command"], f"- {study['seconds']['total'] / 60:.0f} min on 2 CPU cores")
+    display(pd.DataFrame(study["verdicts"]).T.fillna(""))
+    headline = pd.DataFrame(
+        {"model": name, **row}
+        for name, result in study["models"].items()
+        for row in result["rows"]
+        if row["metric"] in ("test R²", "accuracy")
+    )
+    columns = ["model", "row", "b", "metric", "seeds", "difference", "p_differ", "margin",
+               "p_equivalent", "correlation", "verdict"]  # fmt: skip
+    display(headline[columns])
+    image(results / "training-cpu-seeds.png")
+else:
+    print("not measured here yet: dna-tutorial parity --training writes", study_path)
+
+# %% [markdown]
+# Same weights and the same batches leave only rounding. In float32 it grows through
+# training where a ReLU sits on its kink; in float64 (both frameworks, the same code) it
+# stays near float64's own rounding.
+
+# %%
+if study_path.exists():
+    image(results / "training-cpu-divergence.png")
+
+# %% [markdown]
+# ## 4. Where the speed comes from
 #
 # The benchmark (`dna-tutorial bench`) times each training strategy with each
 # convolution kernel and splits the JAX port's speed-up over the tutorial's code into

@@ -72,12 +72,13 @@ class Settings:
     epochs: int = 50
     deep_epochs: int = 50
     divergence_epochs: int = 50
+    models: tuple[str, ...] = (*TUTORIAL_MODELS, *DEEP_MODELS)
 
     @classmethod
     def quick(cls) -> Settings:
-        return cls(
-            seeds=3, control_seeds=3, deep_seeds=2, epochs=2, deep_epochs=1, divergence_epochs=2
-        )
+        """A few seeds of one epoch, the SGD models of both tasks: the suite's check."""
+        return cls(seeds=3, control_seeds=3, epochs=1, divergence_epochs=1,
+                   models=("linear", "classifier"))  # fmt: skip
 
 
 def _train(port: str, name: str, cfg: RunConfig, frames, seeds, condition: str):
@@ -90,7 +91,7 @@ def _jobs(settings: Settings) -> list[tuple[str, RunConfig, list[int], tuple[str
     """(model, its settings, the seeds, (port, condition)) of every run the rows need;
     torch's runs in the Linen port's order take the first ``control_seeds`` seeds."""
     jobs = []
-    for name in (*TUTORIAL_MODELS, *DEEP_MODELS):
+    for name in settings.models:
         deep = name in DEEP_MODELS
         cfg = RunConfig(epochs=settings.deep_epochs if deep else settings.epochs)
         seeds = list(range(settings.deep_seeds if deep else settings.seeds))
@@ -372,7 +373,8 @@ def run_and_write(out: Path, quick: bool = False, progress: bool = True) -> int:
         trained = train_all(settings, progress)
         analysis = analyse(trained)
         frames = trained["frames"]
-        curves = divergences(TUTORIAL_MODELS, RunConfig(epochs=settings.divergence_epochs), frames)
+        tutorial = [name for name in settings.models if name in TUTORIAL_MODELS]
+        curves = divergences(tutorial, RunConfig(epochs=settings.divergence_epochs), frames)
         seconds = time.perf_counter() - start
         seconds = {
             "total": seconds,

@@ -26,10 +26,11 @@ def frames():
     return tutorial_frames()
 
 
+@pytest.mark.slow
 def test_torch_seeds_are_runs_of_the_lesson_bit_for_bit(frames):
     """The in-memory loader draws what ``DataLoader(shuffle=True)`` draws, dropout's
     masks included (the deeper CNN), so every loss and prediction is the same bits."""
-    for name, epochs, seeds in (("linear", 2, [0, 1]), ("deep", 1, [3])):
+    for name, epochs, seeds in (("linear", 2, [1]), ("deep", 1, [3])):
         cfg = RunConfig(epochs=epochs)
         ensemble = torch_seeds(name, cfg, frames, seeds)
         for run in ensemble:
@@ -38,22 +39,24 @@ def test_torch_seeds_are_runs_of_the_lesson_bit_for_bit(frames):
             np.testing.assert_array_equal(run.test_pred, single.test_pred)
 
 
-@pytest.mark.parametrize("port", ["jax", "nnx"])
-def test_flax_seeds_under_vmap_are_single_runs(frames, port):
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("port", "name", "tol"), [("jax", "classifier", TRAJECTORY), ("nnx", "linear", EPOCH)]
+)
+def test_flax_seeds_under_vmap_are_single_runs(frames, port, name, tol):
     """``jax.vmap`` over seeds batches each matmul, which sums in another order: the
-    linear model's losses agree to the epoch tolerance, the CNN's to the trajectory one
-    (float32 rounding that training amplifies, as ``check_training_run`` describes)."""
+    linear model's losses agree to the epoch tolerance, the classifier's to the trajectory
+    one (float32 rounding that training amplifies, as ``check_training_run`` describes)."""
     train = linen_seeds if port == "jax" else nnx_seeds
-    for name, tol in (("linear", EPOCH), ("classifier", TRAJECTORY)):
-        cfg = RunConfig(epochs=2)
-        for run in train(name, cfg, frames, [0, 5]):
-            single = single_run(port, name, cfg, frames, run.seed)
-            np.testing.assert_allclose(run.train, single.train, rtol=tol.rtol, atol=tol.atol)
-            np.testing.assert_allclose(run.val, single.val, rtol=tol.rtol, atol=tol.atol)
-            assert np.mean(run.test_pred.argmax(1) == single.test_pred.argmax(1)) > 0.99 or (
-                name == "linear"
-                and np.allclose(run.test_pred, single.test_pred, rtol=1e-4, atol=1e-4)
-            )
+    cfg = RunConfig(epochs=2)
+    for run in train(name, cfg, frames, [0, 5]):
+        single = single_run(port, name, cfg, frames, run.seed)
+        np.testing.assert_allclose(run.train, single.train, rtol=tol.rtol, atol=tol.atol)
+        np.testing.assert_allclose(run.val, single.val, rtol=tol.rtol, atol=tol.atol)
+        if name == "classifier":  # the same calls on all but a few borderline sequences
+            assert np.mean(run.test_pred.argmax(1) == single.test_pred.argmax(1)) > 0.99
+        else:
+            np.testing.assert_allclose(run.test_pred, single.test_pred, rtol=1e-4, atol=1e-4)
 
 
 def test_welch_and_tost_are_scipys():
@@ -92,13 +95,15 @@ def test_the_quick_study_writes_its_results(tmp_path):
 
     assert main(["parity", "--training", "--quick", "--out", str(tmp_path)]) == 0
     result = json.loads((tmp_path / "training-cpu-quick.json").read_text())
-    assert set(result["verdicts"]) == {"linear", "cnn", "classifier", "deep"}
-    rows = {r["row"] for r in result["models"]["cnn"]["rows"]}
+    assert set(result["verdicts"]) == {"linear", "classifier"}
+    rows = {r["row"] for r in result["models"]["classifier"]["rows"]}
     assert "same weights, same order" in rows and "Flax's own initialisation" in rows
+    same = [r for r in result["models"]["linear"]["rows"] if r["row"] == "same weights, same order"]
+    assert {r["verdict"] for r in same} <= {"equivalent", "identical"}  # rounding alone
     curves = {(c["model"], c["dtype"]): c for c in result["divergence"]}
-    for model in ("linear", "cnn", "classifier"):
+    for model in ("linear", "classifier"):
         f32, f64 = curves[model, "float32"], curves[model, "float64"]
-        assert len(f32["step_params"]) == 328 and len(f32["epoch_params"]) == 2
+        assert len(f32["step_params"]) == 328 and len(f32["epoch_params"]) == 1
         # float64 rounds 2**29 times more finely: its weights stay far closer
         assert max(f64["epoch_params"]) < 1e-9 < max(f32["epoch_params"])
     for suffix in ("-seeds.png", "-divergence.png"):

@@ -125,8 +125,10 @@ def test_tomtom_finds_the_planted_motif_and_ignores_uninformative_filters():
     """Slow: the first Tomtom call compiles memelite's kernels (about a minute)."""
     from dna_tutorial.jaspar import vertebrates
 
-    database = vertebrates()
-    ctcf = next(m for m in database if m.name.startswith("MA0139"))
+    everything = vertebrates()
+    ctcf = next(m for m in everything if m.name.startswith("MA0139"))
+    # CTCF among every fourth matrix of JASPAR's (220 of 879): a real search, a quarter the time
+    database = [ctcf, *(m for m in everything[::4] if m is not ctcf)]
     rng = np.random.default_rng(0)
     noisy = 0.8 * ctcf.pwm + 0.2 * rng.dirichlet(np.ones(4), size=len(ctcf.pwm))
     filters = {

@@ -110,7 +110,7 @@ def test_run_predict_and_explain_stay_bounded_on_10000_nt_sequences(tmp_path):
     """Before: the run's filter logos asked JAX for 21 GB, explaining one sequence 102 GB
     (torch 6.4 GB): ISM ran all 40,000 mutants at once. Each now stays within 3 GB."""
     rng = np.random.default_rng(0)
-    seqs = ["".join(rng.choice(list("ACGT"), 10_000)) for _ in range(30)]
+    seqs = ["".join(rng.choice(list("ACGT"), 10_000)) for _ in range(15)]
     data = tmp_path / "long.csv"
     data.write_text("id,seq,score\n" + "".join(f"s{i},{s},{i % 7}\n" for i, s in enumerate(seqs)))
     run = ["run", "--quiet", "--no-tomtom", "--models", "cnn", "--num-filters", "4"]
