@@ -486,7 +486,7 @@ def _add_parity(sub) -> None:
         help="instead of the tables: do the ports train to the same place? Every model "
         "trained with 30 seeds per port (10 for the deeper CNN), controlled runs and the "
         "float32/float64 divergence curve; writes training-cpu.{json,md} and its figures "
-        "(about 45 minutes on 2 cores)",
+        "(long: every seed of every port; --quick for a check)",
     )
     _add_out(p, "parity-report", "where to write the parity-cpu* or parity-gpu* tables")
     p.set_defaults(handler=_cmd_parity)
