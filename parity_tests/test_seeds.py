@@ -109,3 +109,11 @@ def test_the_quick_study_writes_its_results(tmp_path):
     for suffix in ("-seeds.png", "-divergence.png"):
         assert (tmp_path / f"training-cpu-quick{suffix}").stat().st_size > 10_000
     assert "## Verdicts" in (tmp_path / "training-cpu-quick.md").read_text()
+
+
+def test_the_study_refuses_a_gpu_in_one_line(tmp_path, capsys):
+    from dna_tutorial.app.cli import main
+
+    assert main(["parity", "--training", "--device", "cuda", "--out", str(tmp_path)]) == 2
+    assert "the seed study runs on the CPU only" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())  # refused before anything was written

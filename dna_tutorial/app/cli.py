@@ -478,7 +478,7 @@ def _add_parity(sub) -> None:
         "--quick",
         action="store_true",
         help="only the tutorial's model shapes and no training run; with --training, 3 seeds "
-        "of 2 epochs (files named *-quick)",
+        "of one epoch (files named *-quick)",
     )
     p.add_argument(
         "--training",
