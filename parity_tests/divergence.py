@@ -92,7 +92,7 @@ def _divergence(name: str, dtype: str, cfg: RunConfig, frames) -> Curve:
     jax_dl = impl.build_dataloaders(train_df, val_df, target_col=target)[0]
     x, y = _xy(train_df, target, dtype, task)
     xv, yv = _xy(val_df, target, dtype, task)
-    xt = tdata.SeqDatasetOHE(test_df, target_col=target).ohe_seqs.numpy().astype(dtype)
+    xt = _xy(test_df, target, dtype, task)[0]
     state = jtrain.create_train_state(
         jmodel, jax.random.key(0), jnp.asarray(x[:1]), optax.sgd(cfg.learning_rate),
         jtrain.LOSSES[task],
