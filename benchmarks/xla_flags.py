@@ -116,7 +116,8 @@ def markdown(result: dict) -> str:
         "is faster); Δ loss: the first epoch's mean loss against XLA's defaults, from the same "
         "weights.",
     ]
-    base = {(r["workload"], r["strategy"]): r for r in result["rows"] if not r["flags"]}
+    rows = {(r["setting"], r["workload"], r["strategy"]): r for r in result["rows"]}
+    default = SETTINGS[0][0]
     for workload in dict.fromkeys(r["workload"] for r in result["rows"]):
         strategies = [s for s, _ in STRATEGIES]
         lines += ["", f"## {workload}", "",
@@ -125,11 +126,7 @@ def markdown(result: dict) -> str:
         for name, _ in SETTINGS:
             cells = []
             for s in strategies:
-                (row,) = [
-                    r for r in result["rows"]
-                    if (r["setting"], r["workload"], r["strategy"]) == (name, workload, s)
-                ]  # fmt: skip
-                b = base[workload, s]
+                row, b = rows[name, workload, s], rows[default, workload, s]
                 cells.append(f"{row['epoch_s']:.3g} ({row['epoch_s'] / b['epoch_s']:.2f})")
                 cells.append(f"{abs(row['loss'] - b['loss']):.1e}")
             lines.append(f"| {name} | " + " | ".join(cells) + " |")
